@@ -1,0 +1,29 @@
+import { z } from 'zod';
+
+/** `type: powerflex` backend keys (a Dell PowerFlex / ScaleIO gateway, or `ferry pool`). */
+export const powerFlexBackendSchema = z
+  .strictObject({
+    name: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a DNS label: lower-case letters, digits and dashes'),
+    type: z.literal('powerflex'),
+    /** Gateway URL; may or may not end in /api. */
+    endpoint: z.url({ protocol: /^https?$/ }),
+    username: z.string().min(1),
+    password: z.string().min(1).optional(),
+    passwordFile: z.string().min(1).optional(),
+    /** Skip TLS verification (REX-Ray's setting of the same name). Off by default. */
+    insecure: z.boolean().default(false),
+    caFile: z.string().min(1).optional(),
+    /** Optional when the gateway has exactly one system. */
+    systemId: z.string().regex(/^[0-9a-f]{16}$/, '16 lower-case hex characters').optional(),
+    protectionDomain: z.string().min(1).optional(),
+    storagePool: z.string().min(1),
+    thinOrThick: z.enum(['ThinProvisioned', 'ThickProvisioned']).default('ThinProvisioned'),
+    /** Seconds before one gateway request gives up. */
+    requestTimeoutSeconds: z.number().positive().max(600).default(30),
+  })
+  .refine((b) => (b.password === undefined) !== (b.passwordFile === undefined), {
+    message: 'exactly one of password and passwordFile is required',
+    path: ['password'],
+  });
+
+export type PowerFlexBackendConfig = z.infer<typeof powerFlexBackendSchema>;

@@ -1,0 +1,28 @@
+import { z } from 'zod';
+import { powerFlexBackendSchema } from '../backends/powerflex/config.js';
+
+/**
+ * The driver's configuration file. Every object is strict: a misspelt key is an error at start-up, never
+ * a silently ignored setting. Each backend type owns its own schema beside its code.
+ */
+export const backendSchema = z.discriminatedUnion('type', [powerFlexBackendSchema]);
+
+export const nodeSchema = z.strictObject({});
+
+export const configSchema = z
+  .strictObject({
+    backends: z.array(backendSchema).default([]),
+    node: nodeSchema.default({}),
+  })
+  .superRefine((config, ctx) => {
+    const seen = new Set<string>();
+    config.backends.forEach((backend, index) => {
+      if (seen.has(backend.name)) {
+        ctx.addIssue({ code: 'custom', path: ['backends', index, 'name'], message: `duplicate backend name "${backend.name}"` });
+      }
+      seen.add(backend.name);
+    });
+  });
+
+export type BackendConfig = z.infer<typeof backendSchema>;
+export type FerryConfig = z.infer<typeof configSchema>;

@@ -1,0 +1,136 @@
+import { execa } from 'execa';
+import { DomainError } from '../errors.js';
+import { redactString } from './redact.js';
+import type { Logger } from './log.js';
+
+/**
+ * The one way Ferry runs a child process: an argument array (never a shell string), a timeout on every call,
+ * captured output, and redaction of credentials before anything is logged or put into an error message.
+ *
+ * Each child leads its own process group, and a timeout kills the whole group: a mount helper that forks
+ * (mount → mount.nfs) must not leave a grandchild behind when the call gives up.
+ */
+export interface ExecOptions {
+  /** Milliseconds before the process group is killed. Required in spirit: the default is deliberately short. */
+  timeoutMs?: number;
+  /** Text written to standard input. */
+  input?: string;
+  /** Extra environment variables (merged over the parent's). */
+  env?: Record<string, string>;
+  /** Literal strings to hide in logs and errors (passwords handed to a command). */
+  secrets?: readonly string[];
+  /** Cancels the call (the process group is killed). */
+  signal?: AbortSignal;
+  /** Exit codes that are answers rather than failures (e.g. blkid's 2: "nothing found"). */
+  okExitCodes?: readonly number[];
+  logger?: Logger;
+  cwd?: string;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export const DEFAULT_EXEC_TIMEOUT_MS = 60_000;
+
+export class ExecError extends DomainError {
+  constructor(
+    kind: 'internal' | 'deadline-exceeded' | 'aborted',
+    message: string,
+    readonly command: string,
+    readonly exitCode: number | undefined,
+    readonly stderr: string,
+  ) {
+    super(kind, message);
+  }
+}
+
+const liveGroups = new Set<number>();
+let exitHookInstalled = false;
+
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // Already gone: nothing to kill.
+  }
+}
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // A detached group would outlive us; kill what is still running when Ferry exits.
+  process.once('exit', () => {
+    for (const pid of liveGroups) killGroup(pid);
+  });
+}
+
+export function describeCommand(file: string, args: readonly string[], secrets: readonly string[] = []): string {
+  return redactString([file, ...args].map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a)).join(' '), secrets);
+}
+
+export async function exec(file: string, args: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
+  const secrets = options.secrets ?? [];
+  const command = describeCommand(file, args, secrets);
+  const started = Date.now();
+  installExitHook();
+
+  const child = execa(file, [...args], {
+    input: options.input,
+    env: options.env,
+    cwd: options.cwd,
+    detached: true,
+    cleanup: false,
+    reject: false,
+    stripFinalNewline: false,
+    encoding: 'utf8',
+    stdin: options.input === undefined ? 'ignore' : 'pipe',
+  });
+  const pid = child.pid;
+  if (pid !== undefined) liveGroups.add(pid);
+
+  let timedOut = false;
+  let aborted = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    if (pid !== undefined) killGroup(pid);
+  }, timeoutMs);
+  const onAbort = (): void => {
+    aborted = true;
+    if (pid !== undefined) killGroup(pid);
+  };
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  if (options.signal?.aborted) onAbort();
+
+  try {
+    const result = await child;
+    const stdout = String(result.stdout ?? '');
+    const stderr = String(result.stderr ?? '');
+    const elapsed = Date.now() - started;
+    options.logger?.debug({ command, exitCode: result.exitCode, ms: elapsed }, 'exec');
+    if (timedOut) {
+      throw new ExecError('deadline-exceeded', `${command}: timed out after ${timeoutMs} ms`, command, undefined, redactString(stderr, secrets));
+    }
+    if (aborted) {
+      throw new ExecError('aborted', `${command}: cancelled`, command, undefined, redactString(stderr, secrets));
+    }
+    if (result.exitCode === undefined) {
+      const why = result.signal ? `killed by ${result.signal}` : redactString(result.shortMessage ?? 'failed to start', secrets);
+      throw new ExecError('internal', `${command}: ${why}`, command, undefined, redactString(stderr, secrets));
+    }
+    const exitCode = result.exitCode;
+    if (exitCode !== 0 && !(options.okExitCodes ?? []).includes(exitCode)) {
+      const detail = redactString((stderr || stdout).trim().split('\n').slice(-5).join('; '), secrets);
+      throw new ExecError('internal', `${command}: exit ${exitCode}${detail ? `: ${detail}` : ''}`, command, exitCode, redactString(stderr, secrets));
+    }
+    return { exitCode, stdout, stderr };
+  } finally {
+    clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onAbort);
+    // On a normal exit the group is left alone: a helper may start a daemon on purpose (mount.nfs → rpc.statd).
+    if (pid !== undefined) liveGroups.delete(pid);
+  }
+}
