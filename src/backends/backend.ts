@@ -1,9 +1,101 @@
 import type { BackendConfig } from '../config/schema.js';
+import type { Logger } from '../util/log.js';
 
 /**
  * What the CSI services need from a storage system. Backends speak in domain terms and throw DomainError;
- * they never see gRPC. Later issues widen this interface (volumes, mappings, snapshots).
+ * they never see gRPC. Ids here are the backend's own ("local") ids: the CSI layer prefixes the backend name.
  */
+
+/** How a workload uses a volume: a filesystem mounted by the node plugin, or the raw block device. */
+export type AccessType = 'mount' | 'block';
+
+/** CSI access modes, by their spec names (a storage concept, not a wire type). */
+export type AccessMode =
+  | 'SINGLE_NODE_WRITER'
+  | 'SINGLE_NODE_READER_ONLY'
+  | 'MULTI_NODE_READER_ONLY'
+  | 'MULTI_NODE_SINGLE_WRITER'
+  | 'MULTI_NODE_MULTI_WRITER'
+  | 'SINGLE_NODE_SINGLE_WRITER'
+  | 'SINGLE_NODE_MULTI_WRITER';
+
+export interface Capability {
+  accessType: AccessType;
+  accessMode: AccessMode;
+  /** Mount only: the filesystem the CO asked for ('' = the driver's default). */
+  fsType: string;
+  mountFlags: readonly string[];
+}
+
+/** CSI's capacity range; 0 means "not set". */
+export interface CapacityRange {
+  requiredBytes: bigint;
+  limitBytes: bigint;
+}
+
+/** Cancellation and logging for one backend operation. */
+export interface OpContext {
+  signal: AbortSignal;
+  log: Logger;
+}
+
+export type VolumeSource = { kind: 'snapshot'; id: string } | { kind: 'volume'; id: string };
+
+export interface CreateVolumeInput {
+  /** The CO's name for the volume: the idempotency key. */
+  name: string;
+  capacity: CapacityRange;
+  /** The StorageClass parameters this backend owns (generic keys already taken out). */
+  parameters: Readonly<Record<string, string>>;
+  source: VolumeSource | undefined;
+  capabilities: readonly Capability[];
+}
+
+export interface VolumeRecord {
+  id: string;
+  capacityBytes: bigint;
+  source: VolumeSource | undefined;
+  /** Node ids the volume is published to. */
+  publishedNodeIds: string[];
+  /** Accessible topology: each entry one segment map. */
+  topology: Record<string, string>[];
+}
+
+export interface SnapshotRecord {
+  id: string;
+  sourceVolumeId: string;
+  sizeBytes: bigint;
+  /** Epoch seconds. */
+  createdAt: number;
+  readyToUse: boolean;
+}
+
+export interface CapacityRecord {
+  availableBytes: bigint;
+  maximumVolumeBytes: bigint | undefined;
+  minimumVolumeBytes: bigint | undefined;
+}
+
+export interface PublishInput {
+  volumeId: string;
+  nodeId: string;
+  capability: Capability;
+  readOnly: boolean;
+  /** The volume context from CreateVolume (policy such as preemption travels here). */
+  volumeContext: Readonly<Record<string, string>>;
+}
+
+export interface ExpandResult {
+  capacityBytes: bigint;
+}
+
+/** Where a volume shows up on a node: a block device (and how to ask the host to look for it). */
+export interface NodeSource {
+  kind: 'block';
+  devicePath: string;
+  rescan?: (ctx: OpContext) => Promise<void>;
+}
+
 export interface Backend {
   readonly name: string;
   readonly type: BackendConfig['type'];
@@ -11,4 +103,34 @@ export interface Backend {
   checkHealth(signal: AbortSignal): Promise<void>;
   /** Releases connections and timers. */
   close(): Promise<void>;
+
+  /** StorageClass parameter keys this backend accepts (anything else is INVALID_ARGUMENT). */
+  readonly parameterKeys: readonly string[];
+  /** Access types and modes this backend can serve; a CSI-level check, before anything is created. */
+  supports(capability: Capability): boolean;
+
+  /** Idempotent by name: an existing volume of that name that fits is returned; one that does not fit is already-exists. */
+  createVolume(input: CreateVolumeInput, ctx: OpContext): Promise<VolumeRecord>;
+  /** A volume that is already gone is success. */
+  deleteVolume(id: string, ctx: OpContext): Promise<void>;
+  /** not-found when there is no such volume. */
+  getVolume(id: string, ctx: OpContext): Promise<VolumeRecord>;
+  listVolumes(ctx: OpContext): Promise<VolumeRecord[]>;
+  expandVolume(id: string, capacity: CapacityRange, ctx: OpContext): Promise<ExpandResult>;
+  getCapacity(parameters: Readonly<Record<string, string>>, ctx: OpContext): Promise<CapacityRecord>;
+
+  /** Makes the volume reachable from the node; idempotent. Answers the publish context for the node. */
+  publishVolume(input: PublishInput, ctx: OpContext): Promise<Record<string, string>>;
+  /** A volume or node that is gone, or a volume not published there, is success. */
+  unpublishVolume(volumeId: string, nodeId: string, ctx: OpContext): Promise<void>;
+
+  /** Idempotent by name, like createVolume. not-found when the source volume does not exist. */
+  createSnapshot(name: string, sourceVolumeId: string, ctx: OpContext): Promise<SnapshotRecord>;
+  deleteSnapshot(id: string, ctx: OpContext): Promise<void>;
+  listSnapshots(ctx: OpContext): Promise<SnapshotRecord[]>;
+
+  /** Node side: where the volume appears on this host; not-found for an id this backend cannot have made. */
+  nodeSource(volumeId: string): NodeSource;
+  /** Node side: the topology segment this node reaches this backend through. */
+  nodeTopology(ctx: OpContext): Promise<Record<string, string>>;
 }

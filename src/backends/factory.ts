@@ -1,17 +1,17 @@
-import type { BackendConfig } from '../config/schema.js';
+import type { BackendConfig, NodeConfig } from '../config/schema.js';
 import type { Logger } from '../util/log.js';
 import type { Backend } from './backend.js';
 import { createPowerFlexBackend } from './powerflex/backend.js';
 
 /** Builds the configured backends, in order (the first is the default for StorageClasses that name none). */
-export async function createBackends(configs: readonly BackendConfig[], log: Logger): Promise<Backend[]> {
+export async function createBackends(configs: readonly BackendConfig[], node: NodeConfig, log: Logger): Promise<Backend[]> {
   const backends: Backend[] = [];
   try {
     for (const config of configs) {
       const backendLog = log.child({ backend: config.name });
       switch (config.type) {
         case 'powerflex':
-          backends.push(await createPowerFlexBackend(config, backendLog));
+          backends.push(await createPowerFlexBackend(config, node, backendLog));
           break;
       }
     }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { powerFlexBackendSchema } from '../backends/powerflex/config.js';
+import { nodeSchema } from './node.js';
 
 /**
  * The driver's configuration file. Every object is strict: a misspelt key is an error at start-up, never
@@ -7,12 +8,10 @@ import { powerFlexBackendSchema } from '../backends/powerflex/config.js';
  */
 export const backendSchema = z.discriminatedUnion('type', [powerFlexBackendSchema]);
 
-export const nodeSchema = z.strictObject({});
-
 export const configSchema = z
   .strictObject({
     backends: z.array(backendSchema).default([]),
-    node: nodeSchema.default({}),
+    node: nodeSchema.default(nodeSchema.parse({})),
   })
   .superRefine((config, ctx) => {
     const seen = new Set<string>();
@@ -26,3 +25,4 @@ export const configSchema = z
 
 export type BackendConfig = z.infer<typeof backendSchema>;
 export type FerryConfig = z.infer<typeof configSchema>;
+export type { NodeConfig } from './node.js';

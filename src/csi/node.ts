@@ -1,21 +1,157 @@
+import type { Backend, OpContext } from '../backends/backend.js';
+
 import type { NodeHandlers } from '../gen/csi/v1/Node.js';
+import type { NodeExpandVolumeRequest__Output } from '../gen/csi/v1/NodeExpandVolumeRequest.js';
+import type { NodeExpandVolumeResponse } from '../gen/csi/v1/NodeExpandVolumeResponse.js';
 import type { NodeGetCapabilitiesResponse } from '../gen/csi/v1/NodeGetCapabilitiesResponse.js';
 import type { NodeGetInfoResponse } from '../gen/csi/v1/NodeGetInfoResponse.js';
-import type { ServiceImpl } from '../server/handler.js';
+import type { NodeGetVolumeStatsRequest__Output } from '../gen/csi/v1/NodeGetVolumeStatsRequest.js';
+import type { NodeGetVolumeStatsResponse } from '../gen/csi/v1/NodeGetVolumeStatsResponse.js';
+import type { NodePublishVolumeRequest__Output } from '../gen/csi/v1/NodePublishVolumeRequest.js';
+import type { NodePublishVolumeResponse } from '../gen/csi/v1/NodePublishVolumeResponse.js';
+import type { _csi_v1_NodeServiceCapability_RPC_Type } from '../gen/csi/v1/NodeServiceCapability.js';
+import type { NodeStageVolumeRequest__Output } from '../gen/csi/v1/NodeStageVolumeRequest.js';
+import type { NodeStageVolumeResponse } from '../gen/csi/v1/NodeStageVolumeResponse.js';
+import type { NodeUnpublishVolumeRequest__Output } from '../gen/csi/v1/NodeUnpublishVolumeRequest.js';
+import type { NodeUnpublishVolumeResponse } from '../gen/csi/v1/NodeUnpublishVolumeResponse.js';
+import type { NodeUnstageVolumeRequest__Output } from '../gen/csi/v1/NodeUnstageVolumeRequest.js';
+import type { NodeUnstageVolumeResponse } from '../gen/csi/v1/NodeUnstageVolumeResponse.js';
+import { parseFsType } from '../node/filesystem.js';
+import type { NodeVolumes } from '../node/node-volumes.js';
+import type { CallContext, ServiceImpl } from '../server/handler.js';
+import { toCapability } from './capabilities.js';
+import { parseScopedId } from './ids.js';
+import { CONTEXT_FS_TYPE, CONTEXT_MKFS_OPTIONS } from './parameters.js';
+import type { BackendRegistry } from './registry.js';
+import { requireField } from './validate.js';
 
 export interface NodeOptions {
   nodeId: string;
+  maxVolumes: number;
 }
 
-/** The Node service. Staging and publishing arrive with the block backend. */
-export class NodeService implements ServiceImpl<NodeHandlers> {
-  constructor(private readonly options: NodeOptions) {}
+const CAPABILITIES: _csi_v1_NodeServiceCapability_RPC_Type[] = [
+  'STAGE_UNSTAGE_VOLUME',
+  'GET_VOLUME_STATS',
+  'EXPAND_VOLUME',
+  'VOLUME_CONDITION',
+  'SINGLE_NODE_MULTI_WRITER',
+];
+
+function op(ctx: CallContext): OpContext {
+  return { signal: ctx.signal, log: ctx.log };
+}
+
+/** Identity only: a node plugin with no backend configured still registers and says who it is. */
+export class NodeInfoService implements ServiceImpl<NodeHandlers> {
+  constructor(protected readonly options: NodeOptions) {}
 
   async NodeGetCapabilities(): Promise<NodeGetCapabilitiesResponse> {
     return { capabilities: [] };
   }
 
-  async NodeGetInfo(): Promise<NodeGetInfoResponse> {
-    return { node_id: this.options.nodeId, max_volumes_per_node: 0 };
+  async NodeGetInfo(_req: unknown, _ctx: CallContext): Promise<NodeGetInfoResponse> {
+    return { node_id: this.options.nodeId, max_volumes_per_node: this.options.maxVolumes };
+  }
+}
+
+/** The Node service: validate, take the volume's in-flight key, delegate to NodeVolumes, answer. */
+export class NodeService extends NodeInfoService {
+  constructor(
+    options: NodeOptions,
+    private readonly backends: BackendRegistry,
+    private readonly volumes: NodeVolumes,
+  ) {
+    super(options);
+  }
+
+  override async NodeGetCapabilities(): Promise<NodeGetCapabilitiesResponse> {
+    return { capabilities: CAPABILITIES.map((type) => ({ rpc: { type } })) };
+  }
+
+  override async NodeGetInfo(_req: unknown, ctx: CallContext): Promise<NodeGetInfoResponse> {
+    const segments: Record<string, string> = {};
+    for (const backend of this.backends.all) Object.assign(segments, await backend.nodeTopology(op(ctx)));
+    return { node_id: this.options.nodeId, max_volumes_per_node: this.options.maxVolumes, accessible_topology: { segments } };
+  }
+
+  async NodeStageVolume(req: NodeStageVolumeRequest__Output, ctx: CallContext): Promise<NodeStageVolumeResponse> {
+    const volumeId = requireField(req.volume_id, 'volume_id');
+    const stagingPath = requireField(req.staging_target_path, 'staging_target_path');
+    const capability = toCapability(req.volume_capability);
+    const { backend, localId } = this.resolve(volumeId);
+    const fsType = parseFsType(capability.fsType || req.volume_context[CONTEXT_FS_TYPE] || undefined);
+    await ctx.lock(volumeId);
+    await this.volumes.stage(
+      { volumeId, source: backend.nodeSource(localId), stagingPath, capability, fsType, mkfsOptions: req.volume_context[CONTEXT_MKFS_OPTIONS] },
+      op(ctx),
+    );
+    return {};
+  }
+
+  async NodeUnstageVolume(req: NodeUnstageVolumeRequest__Output, ctx: CallContext): Promise<NodeUnstageVolumeResponse> {
+    const volumeId = requireField(req.volume_id, 'volume_id');
+    const stagingPath = requireField(req.staging_target_path, 'staging_target_path');
+    await ctx.lock(volumeId);
+    await this.volumes.unstage(volumeId, stagingPath, op(ctx));
+    return {};
+  }
+
+  async NodePublishVolume(req: NodePublishVolumeRequest__Output, ctx: CallContext): Promise<NodePublishVolumeResponse> {
+    const volumeId = requireField(req.volume_id, 'volume_id');
+    const targetPath = requireField(req.target_path, 'target_path');
+    const stagingPath = requireField(req.staging_target_path, 'staging_target_path');
+    const capability = toCapability(req.volume_capability);
+    const { backend, localId } = this.resolve(volumeId);
+    await ctx.lock(volumeId);
+    await this.volumes.publish(
+      { volumeId, source: backend.nodeSource(localId), stagingPath, targetPath, capability, readOnly: req.readonly },
+      op(ctx),
+    );
+    return {};
+  }
+
+  async NodeUnpublishVolume(req: NodeUnpublishVolumeRequest__Output, ctx: CallContext): Promise<NodeUnpublishVolumeResponse> {
+    const volumeId = requireField(req.volume_id, 'volume_id');
+    const targetPath = requireField(req.target_path, 'target_path');
+    await ctx.lock(volumeId);
+    await this.volumes.unpublish(volumeId, targetPath, op(ctx));
+    return {};
+  }
+
+  async NodeGetVolumeStats(req: NodeGetVolumeStatsRequest__Output, ctx: CallContext): Promise<NodeGetVolumeStatsResponse> {
+    const volumeId = requireField(req.volume_id, 'volume_id');
+    const volumePath = requireField(req.volume_path, 'volume_path');
+    this.resolve(volumeId);
+    const usage = await this.volumes.usage(volumePath, op(ctx));
+    const condition = { abnormal: usage.condition.abnormal, message: usage.condition.message };
+    if (usage.kind === 'block' || !usage.stats) {
+      return { usage: [{ unit: 'BYTES', total: usage.totalBytes.toString() }], volume_condition: condition };
+    }
+    const s = usage.stats;
+    return {
+      usage: [
+        { unit: 'BYTES', total: s.totalBytes.toString(), available: s.availableBytes.toString(), used: s.usedBytes.toString() },
+        { unit: 'INODES', total: s.totalInodes.toString(), available: s.freeInodes.toString(), used: s.usedInodes.toString() },
+      ],
+      volume_condition: condition,
+    };
+  }
+
+  async NodeExpandVolume(req: NodeExpandVolumeRequest__Output, ctx: CallContext): Promise<NodeExpandVolumeResponse> {
+    const volumeId = requireField(req.volume_id, 'volume_id');
+    const volumePath = requireField(req.volume_path, 'volume_path');
+    this.resolve(volumeId);
+    if (req.volume_capability) toCapability(req.volume_capability);
+    await ctx.lock(volumeId);
+    const bytes = await this.volumes.expand(volumePath, op(ctx));
+    return { capacity_bytes: bytes.toString() };
+  }
+
+  /** The backend of a volume id; not-found for ids this driver cannot have made. */
+  private resolve(volumeId: string): { backend: Backend; localId: string } {
+    const scoped = parseScopedId(volumeId, 'volume');
+    const backend = this.backends.forId(scoped.backend, volumeId);
+    return { backend, localId: scoped.localId };
   }
 }

@@ -3,7 +3,8 @@ import type { LevelWithSilent } from 'pino';
 import { isLogLevel } from '../util/log.js';
 import { parseEndpoint, type Endpoint } from '../server/endpoint.js';
 import { parseHostPort } from '../server/metrics.js';
-import type { DriverMode } from '../server/csi-server.js';
+
+export type DriverMode = 'controller' | 'node' | 'all';
 
 /** `ferry driver` flags as commander hands them over (strings), before validation. */
 export interface RawDriverFlags {

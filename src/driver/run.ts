@@ -2,33 +2,59 @@ import type { Server as HttpServer } from 'node:http';
 import { createBackends } from '../backends/factory.js';
 import { loadConfig } from '../config/load.js';
 import { configSchema, type FerryConfig } from '../config/schema.js';
-import { CsiServer } from '../server/csi-server.js';
+import { ControllerInfoService, ControllerService } from '../csi/controller.js';
+import { IdentityService } from '../csi/identity.js';
+import { NodeInfoService, NodeService } from '../csi/node.js';
+import { BackendRegistry } from '../csi/registry.js';
+import { NodeVolumes } from '../node/node-volumes.js';
+import { cleanStaleVolumes } from '../node/stale-cleanup.js';
+import { NodeStateStore } from '../node/state-store.js';
+import { CsiServer, type CsiServices } from '../server/csi-server.js';
 import { DriverMetrics, serveMetrics } from '../server/metrics.js';
-import { createLogger } from '../util/log.js';
+import { createLogger, type Logger } from '../util/log.js';
 import { VERSION } from '../version.js';
+import { resolveNodeId } from './node-identity.js';
 import type { DriverOptions } from './options.js';
 
+/** The composition root of `ferry driver`: the only place that builds real dependencies. */
+async function buildServices(options: DriverOptions, config: FerryConfig, registry: BackendRegistry, log: Logger): Promise<CsiServices> {
+  const controllerOn = options.mode !== 'node';
+  const nodeOn = options.mode !== 'controller';
+  const services: CsiServices = {
+    identity: new IdentityService({ driverName: options.driverName, version: VERSION, controller: controllerOn, backends: registry.all }),
+  };
+  if (controllerOn) services.controller = registry.empty ? new ControllerInfoService() : new ControllerService(registry);
+  if (nodeOn) {
+    const needsSdc = registry.all.some((b) => b.type === 'powerflex');
+    const nodeId = await resolveNodeId(config.node, needsSdc, options.nodeId, log);
+    const nodeOptions = { nodeId, maxVolumes: config.node.maxVolumes };
+    if (registry.empty) {
+      services.node = new NodeInfoService(nodeOptions);
+    } else {
+      const volumes = new NodeVolumes(new NodeStateStore(config.node.stateDir), config.node.deviceWaitSeconds * 1000);
+      const cleaned = await cleanStaleVolumes(volumes, log);
+      if (cleaned.length > 0) log.info({ volumes: cleaned }, 'cleaned up volumes no longer mapped to this node');
+      services.node = new NodeService(nodeOptions, registry, volumes);
+    }
+    log.info({ nodeId }, 'node identity');
+  }
+  return services;
+}
+
 /**
- * `ferry driver`: builds the real dependencies from validated options and serves until SIGTERM/SIGINT.
- * Configuration errors surface before anything listens (the CLI turns them into exit status 2).
+ * `ferry driver`: serves until SIGTERM/SIGINT. Configuration errors surface before anything listens (the CLI turns
+ * them into exit status 2).
  */
 export async function runDriver(options: DriverOptions): Promise<void> {
   const config: FerryConfig = options.configFile ? await loadConfig(options.configFile) : configSchema.parse({});
   const log = createLogger(options.logLevel);
   const metrics = new DriverMetrics();
-  const backends = await createBackends(config.backends, log);
-  const server = new CsiServer({
-    endpoint: options.endpoint,
-    mode: options.mode,
-    driverName: options.driverName,
-    version: VERSION,
-    nodeId: options.nodeId,
-    backends,
-    log,
-    metrics,
-  });
+  const backends = await createBackends(config.backends, config.node, log);
+  let server: CsiServer | undefined;
   let metricsServer: HttpServer | undefined;
   try {
+    const services = await buildServices(options, config, new BackendRegistry(backends), log);
+    server = new CsiServer({ endpoint: options.endpoint, services, log, metrics, describe: { mode: options.mode, driver: options.driverName } });
     await server.start();
     if (options.metricsAddress) {
       const served = await serveMetrics(metrics.registry, options.metricsAddress);
@@ -36,10 +62,11 @@ export async function runDriver(options: DriverOptions): Promise<void> {
       log.info({ address: options.metricsAddress, port: served.port }, 'serving metrics');
     }
   } catch (err) {
-    await server.stop(0).catch(() => undefined);
+    await server?.stop(0).catch(() => undefined);
     await Promise.allSettled(backends.map((b) => b.close()));
     throw err;
   }
+  const running = server;
 
   await new Promise<void>((resolve) => {
     let stopping = false;
@@ -48,7 +75,7 @@ export async function runDriver(options: DriverOptions): Promise<void> {
       stopping = true;
       log.info({ signal, graceMs: options.shutdownGraceMs }, 'shutting down: no new calls, finishing those in flight');
       void (async () => {
-        await server.stop(options.shutdownGraceMs);
+        await running.stop(options.shutdownGraceMs);
         await new Promise<void>((done) => (metricsServer ? metricsServer.close(() => done()) : done()));
         await Promise.allSettled(backends.map((b) => b.close()));
         log.info('stopped');

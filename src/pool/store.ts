@@ -1,8 +1,9 @@
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { stateFile } from './paths.js';
 import type { PoolState } from './state.js';
+import { stateJson, writeFileAtomic } from '../util/atomic-file.js';
 
 /**
  * state.json: written whole on every change, atomically. The new content goes to a temporary file that is fsynced
@@ -72,31 +73,7 @@ export async function loadState(dataDir: string): Promise<PoolState | undefined>
 }
 
 export async function saveState(dataDir: string, state: PoolState): Promise<void> {
-  const file = stateFile(dataDir);
-  const dir = path.dirname(file);
-  await mkdir(dir, { recursive: true });
-  const text = `${JSON.stringify(state, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value), 2)}\n`;
-  const temp = `${file}.tmp-${process.pid}`;
-  const handle = await open(temp, 'w', 0o600);
-  try {
-    await handle.writeFile(text, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(temp, file);
-  } catch (err) {
-    await rm(temp, { force: true });
-    throw err;
-  }
-  // The rename itself lives in the directory: without this fsync a crash may forget it.
-  const dirHandle = await open(dir, 'r');
-  try {
-    await dirHandle.sync();
-  } finally {
-    await dirHandle.close();
-  }
+  await writeFileAtomic(stateFile(dataDir), stateJson(state));
 }
 
 /** Temporary files a crash left between write and rename. */

@@ -1,31 +1,30 @@
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import type { Backend } from '../backends/backend.js';
-import { ControllerService } from '../csi/controller.js';
-import { IdentityService } from '../csi/identity.js';
-import { NodeService } from '../csi/node.js';
 import type { ControllerHandlers } from '../gen/csi/v1/Controller.js';
 import type { IdentityHandlers } from '../gen/csi/v1/Identity.js';
 import type { NodeHandlers } from '../gen/csi/v1/Node.js';
 import { loadCsi } from '../grpc/csi-package.js';
 import type { Logger } from '../util/log.js';
 import { grpcAddress, type Endpoint } from './endpoint.js';
-import { buildService, type HandlerDeps } from './handler.js';
+import { buildService, type HandlerDeps, type ServiceImpl } from './handler.js';
 import { InflightKeys } from './inflight.js';
 import type { DriverMetrics } from './metrics.js';
 
-export type DriverMode = 'controller' | 'node' | 'all';
+/** The service implementations to serve: Identity always, Controller and Node by mode. */
+export interface CsiServices {
+  identity: ServiceImpl<IdentityHandlers>;
+  controller?: ServiceImpl<ControllerHandlers>;
+  node?: ServiceImpl<NodeHandlers>;
+}
 
 export interface CsiServerOptions {
   endpoint: Endpoint;
-  mode: DriverMode;
-  driverName: string;
-  version: string;
-  nodeId: string;
-  backends: readonly Backend[];
+  services: CsiServices;
   log: Logger;
   metrics: DriverMetrics;
+  /** Logged once at start. */
+  describe: Record<string, string>;
 }
 
 /**
@@ -41,22 +40,10 @@ export class CsiServer {
   constructor(private readonly options: CsiServerOptions) {
     const { grpc } = loadCsi();
     const deps: HandlerDeps = { log: options.log, metrics: options.metrics, inflight: new InflightKeys(60_000, options.metrics) };
-    const controller = options.mode !== 'node';
-    const node = options.mode !== 'controller';
-    this.server.addService(
-      grpc.csi.v1.Identity.service,
-      buildService<IdentityHandlers>(
-        grpc.csi.v1.Identity.service,
-        new IdentityService({ driverName: options.driverName, version: options.version, controller, backends: options.backends }),
-        deps,
-      ),
-    );
-    if (controller) {
-      this.server.addService(grpc.csi.v1.Controller.service, buildService<ControllerHandlers>(grpc.csi.v1.Controller.service, new ControllerService(), deps));
-    }
-    if (node) {
-      this.server.addService(grpc.csi.v1.Node.service, buildService<NodeHandlers>(grpc.csi.v1.Node.service, new NodeService({ nodeId: options.nodeId }), deps));
-    }
+    const { identity, controller, node } = options.services;
+    this.server.addService(grpc.csi.v1.Identity.service, buildService<IdentityHandlers>(grpc.csi.v1.Identity.service, identity, deps));
+    if (controller) this.server.addService(grpc.csi.v1.Controller.service, buildService<ControllerHandlers>(grpc.csi.v1.Controller.service, controller, deps));
+    if (node) this.server.addService(grpc.csi.v1.Node.service, buildService<NodeHandlers>(grpc.csi.v1.Node.service, node, deps));
   }
 
   /** The TCP port actually bound (useful with tcp://host:0). */
@@ -77,7 +64,7 @@ export class CsiServer {
       this.ownsSocket = true;
       await chmod(endpoint.path, 0o660);
     }
-    this.options.log.info({ endpoint: grpcAddress(endpoint), mode: this.options.mode, driver: this.options.driverName }, 'serving CSI');
+    this.options.log.info({ endpoint: grpcAddress(endpoint), ...this.options.describe }, 'serving CSI');
   }
 
   /**

@@ -24,11 +24,11 @@ describe('configuration', () => {
   it('accepts a valid file and fills defaults', () => {
     const config = parseConfig(valid, 'ferry.yaml');
     expect(config.backends[0]).toMatchObject({ name: 'pool', insecure: false, thinOrThick: 'ThinProvisioned', requestTimeoutSeconds: 30 });
-    expect(config.node).toEqual({});
+    expect(config.node).toMatchObject({ deviceDir: '/dev/disk/by-id', maxVolumes: 0, sdcGuidCommand: ['/opt/emc/scaleio/sdc/bin/drv_cfg', '--query_guid'] });
   });
 
   it('accepts an empty file', () => {
-    expect(parseConfig('', 'empty.yaml')).toEqual({ backends: [], node: {} });
+    expect(parseConfig('', 'empty.yaml')).toMatchObject({ backends: [], node: { stateDir: '/var/lib/ferry/node' } });
   });
 
   it('names a misspelt key with its path', () => {
@@ -47,6 +47,13 @@ describe('configuration', () => {
   it('names a missing field and an unknown backend type', () => {
     expect(problemsOf(valid.replace('    username: admin\n', ''))).toEqual([expect.stringMatching(/^key backends\[0\]\.username: /)]);
     expect(problemsOf('backends:\n  - name: x\n    type: ceph\n')).toEqual([expect.stringMatching(/^key backends\[0\]\.type: /)]);
+  });
+
+  it('validates the node section', () => {
+    const node = parseConfig('node:\n  sdcGuid: 7c1a7e5f-0b1d-4c1b-9e1a-3f0c2d4b5a61\n  sdcRescanCommand: /bin/true --rescan\n', 'n.yaml').node;
+    expect(node.sdcRescanCommand).toEqual(['/bin/true', '--rescan']);
+    expect(problemsOf('node:\n  sdcGuid: not-a-guid\n')).toEqual(['key node.sdcGuid: a GUID']);
+    expect(problemsOf('node:\n  devicedir: /dev\n')).toEqual(['key node.devicedir: unknown key']);
   });
 
   it('rejects duplicate backend names, both or neither password, and YAML errors', () => {

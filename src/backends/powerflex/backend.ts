@@ -1,8 +1,28 @@
 import { access, constants, readFile } from 'node:fs/promises';
 import { DomainError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../util/log.js';
-import type { Backend } from '../backend.js';
+import type { NodeConfig } from '../../config/node.js';
+import { exec } from '../../util/exec.js';
+import type {
+  Backend,
+  CapacityRange,
+  CapacityRecord,
+  Capability,
+  CreateVolumeInput,
+  ExpandResult,
+  NodeSource,
+  OpContext,
+  PublishInput,
+  SnapshotRecord,
+  VolumeRecord,
+} from '../backend.js';
+import { Catalog, topologyOf } from './catalog.js';
 import { PowerFlexClient } from './client.js';
+import { POWERFLEX_PARAMETER_KEYS } from './parameters.js';
+import { Provisioner } from './provisioner.js';
+import { Publisher } from './publisher.js';
+import { Snapshotter } from './snapshotter.js';
+import { parseLocalId } from './volume-id.js';
 import type { PowerFlexBackendConfig } from './config.js';
 import type { ResolvedPool } from './systems.js';
 import type { System } from './types.js';
@@ -16,7 +36,7 @@ export interface PowerFlexTarget extends ResolvedPool {
  * Builds a backend after checking that its password and CA files are readable, so a wrong path fails start-up with
  * a clear message rather than the first health check. The files are still read at use (see PowerFlexBackend).
  */
-export async function createPowerFlexBackend(config: PowerFlexBackendConfig, log: Logger): Promise<PowerFlexBackend> {
+export async function createPowerFlexBackend(config: PowerFlexBackendConfig, node: NodeConfig, log: Logger): Promise<PowerFlexBackend> {
   for (const [key, file] of [
     ['passwordFile', config.passwordFile],
     ['caFile', config.caFile],
@@ -28,7 +48,7 @@ export async function createPowerFlexBackend(config: PowerFlexBackendConfig, log
       throw new DomainError('invalid-argument', `backend ${config.name}: cannot read ${key} ${file}: ${errorMessage(err)}`, { cause: err });
     }
   }
-  return new PowerFlexBackend(config, log);
+  return new PowerFlexBackend(config, node, log);
 }
 
 /**
@@ -40,10 +60,15 @@ export class PowerFlexBackend implements Backend {
   readonly name: string;
   readonly type = 'powerflex' as const;
   readonly client: PowerFlexClient;
+  readonly parameterKeys = POWERFLEX_PARAMETER_KEYS;
   private resolved: PowerFlexTarget | undefined;
+  private readonly provisioner: Provisioner;
+  private readonly publisher: Publisher;
+  private readonly snapshotter: Snapshotter;
 
   constructor(
     private readonly config: PowerFlexBackendConfig,
+    private readonly node: NodeConfig,
     log: Logger,
   ) {
     this.name = config.name;
@@ -55,6 +80,94 @@ export class PowerFlexBackend implements Backend {
       timeoutMs: Math.round(config.requestTimeoutSeconds * 1000),
       logger: log,
     });
+    const catalog = new Catalog(this.client);
+    const system = (ctx: OpContext): Promise<System> => this.system(ctx);
+    this.provisioner = new Provisioner({
+      client: this.client,
+      catalog,
+      system,
+      defaults: { storagePool: config.storagePool, protectionDomain: config.protectionDomain, thinOrThick: config.thinOrThick },
+    });
+    this.publisher = new Publisher(this.client, catalog, config.maxVolumesPerNode);
+    this.snapshotter = new Snapshotter(this.client, catalog, system);
+  }
+
+  /**
+   * Filesystem volumes are single-writer (one host mounts a filesystem at a time) or read-only on many hosts;
+   * raw block volumes may be shared by writers who coordinate themselves (clustered databases), as in Dell's driver.
+   */
+  supports(capability: Capability): boolean {
+    if (capability.accessType === 'block') return true;
+    return capability.accessMode !== 'MULTI_NODE_MULTI_WRITER' && capability.accessMode !== 'MULTI_NODE_SINGLE_WRITER';
+  }
+
+  createVolume(input: CreateVolumeInput, ctx: OpContext): Promise<VolumeRecord> {
+    return this.provisioner.createVolume(input, ctx);
+  }
+
+  deleteVolume(id: string, ctx: OpContext): Promise<void> {
+    return this.provisioner.deleteVolume(id, ctx);
+  }
+
+  getVolume(id: string, ctx: OpContext): Promise<VolumeRecord> {
+    return this.provisioner.getVolume(id, ctx);
+  }
+
+  listVolumes(ctx: OpContext): Promise<VolumeRecord[]> {
+    return this.provisioner.listVolumes(ctx);
+  }
+
+  expandVolume(id: string, capacity: CapacityRange, ctx: OpContext): Promise<ExpandResult> {
+    return this.provisioner.expandVolume(id, capacity, ctx);
+  }
+
+  getCapacity(parameters: Readonly<Record<string, string>>, ctx: OpContext): Promise<CapacityRecord> {
+    return this.provisioner.getCapacity(parameters, ctx);
+  }
+
+  publishVolume(input: PublishInput, ctx: OpContext): Promise<Record<string, string>> {
+    return this.publisher.publish(input, ctx);
+  }
+
+  unpublishVolume(volumeId: string, nodeId: string, ctx: OpContext): Promise<void> {
+    return this.publisher.unpublish(volumeId, nodeId, ctx);
+  }
+
+  createSnapshot(name: string, sourceVolumeId: string, ctx: OpContext): Promise<SnapshotRecord> {
+    return this.snapshotter.create(name, sourceVolumeId, ctx);
+  }
+
+  deleteSnapshot(id: string, ctx: OpContext): Promise<void> {
+    return this.snapshotter.delete(id, ctx);
+  }
+
+  listSnapshots(ctx: OpContext): Promise<SnapshotRecord[]> {
+    return this.snapshotter.list(ctx);
+  }
+
+  /** The SDC shows a mapped volume as `<deviceDir>/emc-vol-<systemId>-<volumeId>`, after a moment. */
+  nodeSource(volumeId: string): NodeSource {
+    const ref = parseLocalId(volumeId);
+    const [program, ...args] = this.node.sdcRescanCommand;
+    return {
+      kind: 'block',
+      devicePath: `${this.node.deviceDir}/emc-vol-${ref.systemId}-${ref.volumeId}`,
+      rescan: async (ctx: OpContext) => {
+        if (program === undefined) return;
+        // Hosts without the SDC tools (ferry pool, tests) have nothing to rescan.
+        if (program.startsWith('/') && !(await access(program, constants.X_OK).then(() => true, () => false))) return;
+        await exec(program, args, { timeoutMs: 10_000, signal: ctx.signal, logger: ctx.log });
+      },
+    };
+  }
+
+  async nodeTopology(ctx: OpContext): Promise<Record<string, string>> {
+    return topologyOf((await this.system(ctx)).id);
+  }
+
+  /** The system, resolved once and then kept: its id never changes under a running backend. */
+  private async system(ctx: OpContext): Promise<System> {
+    return (this.resolved ?? (await this.resolveTarget(ctx.signal))).system;
   }
 
   /** The target as of the last successful health check, if any. */

@@ -18,6 +18,8 @@ export const powerFlexBackendSchema = z
     protectionDomain: z.string().min(1).optional(),
     storagePool: z.string().min(1),
     thinOrThick: z.enum(['ThinProvisioned', 'ThickProvisioned']).default('ThinProvisioned'),
+    /** Volumes one node (SDC) may hold at once; 0 = no limit. Keep it equal to node.maxVolumes on the nodes. */
+    maxVolumesPerNode: z.number().int().min(0).default(0),
     /** Seconds before one gateway request gives up. */
     requestTimeoutSeconds: z.number().positive().max(600).default(30),
   })

@@ -49,7 +49,7 @@ async function addLatency(latencyMs: number): Promise<void> {
 
 describe('Probe', () => {
   it('is ready when the backend answers', async () => {
-    const driver = await startDriver(['--config', configFile]);
+    const driver = await startDriver(['--mode', 'controller', '--config', configFile]);
     const c = csiClients(driver.socket);
     try {
       expect((await call(c.identity, 'Probe', {})).ready?.value).toBe(true);
@@ -63,7 +63,7 @@ describe('Probe', () => {
 
   it('answers not ready before the caller deadline when the backend stalls', async () => {
     await addLatency(10_000);
-    const driver = await startDriver(['--config', configFile]);
+    const driver = await startDriver(['--mode', 'controller', '--config', configFile]);
     const c = csiClients(driver.socket);
     try {
       const started = Date.now();
@@ -82,7 +82,7 @@ describe('SIGTERM', () => {
   it('lets the call in flight complete, refuses new ones, removes the socket and exits 0', async () => {
     // Each gateway request of the health check now takes 400 ms: the Probe is in flight for well over a second.
     await addLatency(400);
-    const driver = await startDriver(['--config', configFile, '--shutdown-grace-seconds', '20']);
+    const driver = await startDriver(['--mode', 'controller', '--config', configFile, '--shutdown-grace-seconds', '20']);
     const c = csiClients(driver.socket);
     try {
       const inFlight = call(c.identity, 'Probe', {}, 20_000);
@@ -105,7 +105,7 @@ describe('SIGTERM', () => {
 
   it('cuts calls still running after the grace period and still exits 0', async () => {
     await addLatency(5_000);
-    const driver = await startDriver(['--config', configFile, '--shutdown-grace-seconds', '1']);
+    const driver = await startDriver(['--mode', 'controller', '--config', configFile, '--shutdown-grace-seconds', '1']);
     const c = csiClients(driver.socket);
     try {
       const inFlight = codeOf(call(c.identity, 'Probe', {}, 30_000));
@@ -126,7 +126,7 @@ describe('SIGTERM', () => {
 describe('a backend that is down', () => {
   it('makes Probe answer not ready, promptly', async () => {
     await pool.stop();
-    const driver = await startDriver(['--config', configFile]);
+    const driver = await startDriver(['--mode', 'controller', '--config', configFile]);
     const c = csiClients(driver.socket);
     try {
       const started = Date.now();

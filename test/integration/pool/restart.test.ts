@@ -98,16 +98,19 @@ describe('kill -9 and restart', () => {
       ids.push(created.body.id);
     }
     // Many mappings at once; the pool runs them one by one. Kill it when about a third are done.
-    const requests = ids.map((id, i) =>
-      pool.api('POST', `/api/instances/Volume::${id}/action/addMappedSdc`, {
-        sdcId: sdc(i % 2 === 0 ? 'node1' : 'node2').id,
-        allowMultipleMappings: 'FALSE',
-        accessMode: i % 5 === 0 ? 'ReadOnly' : 'ReadWrite',
-      }),
+    // Settled from the start: requests cut by the kill reject while kill9 is still being awaited.
+    const requests = Promise.allSettled(
+      ids.map((id, i) =>
+        pool.api('POST', `/api/instances/Volume::${id}/action/addMappedSdc`, {
+          sdcId: sdc(i % 2 === 0 ? 'node1' : 'node2').id,
+          allowMultipleMappings: 'FALSE',
+          accessMode: i % 5 === 0 ? 'ReadOnly' : 'ReadWrite',
+        }),
+      ),
     );
     await waitFor(async () => (await pool.request<{ mappings: number }>('GET', '/pool/stats')).body.mappings >= VOLUMES / 3);
     await pool.kill9();
-    const results = await Promise.allSettled(requests);
+    const results = await requests;
     const acknowledged = ids.filter((_, i) => {
       const r = results[i];
       return r?.status === 'fulfilled' && (r.value as HttpResult).status === 200;
@@ -135,10 +138,10 @@ describe('kill -9 and restart', () => {
   it('keeps its word when killed while unmapping', async () => {
     const mapped = (await volumes()).filter((v) => v.mappedSdcInfo !== null).map((v) => v.id);
     expect(mapped.length).toBeGreaterThan(2);
-    const requests = mapped.map((id) => pool.api('POST', `/api/instances/Volume::${id}/action/removeMappedSdc`, { allSdcs: '' }));
+    const requests = Promise.allSettled(mapped.map((id) => pool.api('POST', `/api/instances/Volume::${id}/action/removeMappedSdc`, { allSdcs: '' })));
     await waitFor(async () => (await pool.request<{ mappings: number }>('GET', '/pool/stats')).body.mappings <= mapped.length / 2);
     await pool.kill9();
-    const results = await Promise.allSettled(requests);
+    const results = await requests;
     const unmapped = mapped.filter((_, i) => {
       const r = results[i];
       return r?.status === 'fulfilled' && (r.value as HttpResult).status === 200;

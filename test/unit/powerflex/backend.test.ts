@@ -5,10 +5,12 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { pino } from 'pino';
 import { PowerFlexBackend, createPowerFlexBackend } from '../../../src/backends/powerflex/backend.js';
 import { powerFlexBackendSchema } from '../../../src/backends/powerflex/config.js';
+import { nodeSchema } from '../../../src/config/node.js';
 import { DomainError } from '../../../src/errors.js';
 import { FakeGateway, json } from './fake-gateway.js';
 
 const silent = pino({ level: 'silent' });
+const nodeDefaults = nodeSchema.parse({});
 const SYSTEM_A = 'aaaaaaaaaaaaaaaa';
 const SYSTEM_B = 'bbbbbbbbbbbbbbbb';
 const PD_1 = '1111111111111111';
@@ -43,7 +45,7 @@ describe('PowerFlexBackend', () => {
       requestTimeoutSeconds: 5,
       ...overrides,
     });
-    const made = new PowerFlexBackend(config, silent);
+    const made = new PowerFlexBackend(config, nodeDefaults, silent);
     backends.push(made);
     return made;
   };
@@ -132,10 +134,10 @@ describe('PowerFlexBackend', () => {
     const config = (extra: Record<string, unknown>) =>
       powerFlexBackendSchema.parse({ name: 'pf', type: 'powerflex', endpoint: url, username: 'admin', storagePool: 'gold', ...extra });
     const missing = path.join(dir, 'missing');
-    expect((await rejection(createPowerFlexBackend(config({ passwordFile: missing }), silent))).kind).toBe('invalid-argument');
-    expect((await rejection(createPowerFlexBackend(config({ password: 'x', caFile: missing }), silent))).kind).toBe('invalid-argument');
+    expect((await rejection(createPowerFlexBackend(config({ passwordFile: missing }), nodeDefaults, silent))).kind).toBe('invalid-argument');
+    expect((await rejection(createPowerFlexBackend(config({ password: 'x', caFile: missing }), nodeDefaults, silent))).kind).toBe('invalid-argument');
     expect(fake.requests).toHaveLength(0);
-    const ok = await createPowerFlexBackend(config({ password: 'x' }), silent);
+    const ok = await createPowerFlexBackend(config({ password: 'x' }), nodeDefaults, silent);
     backends.push(ok);
     expect(ok.name).toBe('pf');
   });

@@ -1,0 +1,45 @@
+import { DomainError } from '../errors.js';
+import { DEFAULT_FS_TYPE, FS_TYPES, isFsType, type FsType } from './capabilities.js';
+
+/** StorageClass keys every backend understands; each backend adds its own (Backend.parameterKeys). */
+export const PARAM_BACKEND = 'backend';
+export const PARAM_FS_TYPE = 'csi.storage.k8s.io/fstype';
+export const PARAM_MKFS_OPTIONS = 'mkfsOptions';
+/** Keys the external-provisioner adds or reserves (PVC/PV names, secrets references); never a backend's business. */
+const PROVISIONER_PREFIX = 'csi.storage.k8s.io/';
+
+/** Volume context keys the node plugin reads back. */
+export const CONTEXT_FS_TYPE = 'fsType';
+export const CONTEXT_MKFS_OPTIONS = 'mkfsOptions';
+
+export interface SplitParameters {
+  /** undefined: the default backend. */
+  backend: string | undefined;
+  fsType: FsType;
+  mkfsOptions: string | undefined;
+  /** What is left for the backend, already checked against its keys. */
+  backendParameters: Record<string, string>;
+}
+
+/**
+ * Splits CreateVolume parameters: the generic keys here, the backend's own keys for it, and an INVALID_ARGUMENT for
+ * anything else, so that a typo in a StorageClass fails loudly instead of being silently ignored.
+ */
+export function splitParameters(parameters: Readonly<Record<string, string>>, backendKeys: (backend: string | undefined) => readonly string[]): SplitParameters {
+  const backend = parameters[PARAM_BACKEND];
+  const allowed = new Set(backendKeys(backend));
+  const fsType = parameters[PARAM_FS_TYPE] ?? DEFAULT_FS_TYPE;
+  if (!isFsType(fsType)) throw new DomainError('invalid-argument', `parameter ${PARAM_FS_TYPE}: "${fsType}" is not supported (${FS_TYPES.join(', ')})`);
+  const backendParameters: Record<string, string> = {};
+  const unknown: string[] = [];
+  for (const [key, value] of Object.entries(parameters)) {
+    if (key === PARAM_BACKEND || key === PARAM_FS_TYPE || key === PARAM_MKFS_OPTIONS || key.startsWith(PROVISIONER_PREFIX)) continue;
+    if (allowed.has(key)) backendParameters[key] = value;
+    else unknown.push(key);
+  }
+  if (unknown.length > 0) {
+    const known = [PARAM_BACKEND, PARAM_FS_TYPE, PARAM_MKFS_OPTIONS, ...allowed].join(', ');
+    throw new DomainError('invalid-argument', `unknown parameter${unknown.length > 1 ? 's' : ''} ${unknown.sort().join(', ')} (known: ${known})`);
+  }
+  return { backend, fsType, mkfsOptions: parameters[PARAM_MKFS_OPTIONS], backendParameters };
+}

@@ -1,0 +1,36 @@
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+
+/**
+ * Replaces `file` with `text` so that a crash at any moment leaves either the old content or the new, never a
+ * mixture: write a temporary file, fsync it, rename it over, fsync the directory (the rename lives there).
+ */
+export async function writeFileAtomic(file: string, text: string, mode = 0o600): Promise<void> {
+  const dir = path.dirname(file);
+  await mkdir(dir, { recursive: true });
+  const temp = `${file}.tmp-${process.pid}`;
+  const handle = await open(temp, 'w', mode);
+  try {
+    await handle.writeFile(text, 'utf8');
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(temp, file);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
+  const dirHandle = await open(dir, 'r');
+  try {
+    await dirHandle.sync();
+  } finally {
+    await dirHandle.close();
+  }
+}
+
+/** JSON for a state file: bigints as decimal strings. */
+export function stateJson(value: unknown): string {
+  return `${JSON.stringify(value, (_key, inner: unknown) => (typeof inner === 'bigint' ? inner.toString() : inner), 2)}\n`;
+}
