@@ -15,6 +15,9 @@ mkdir -p "$dir"
 chmod 700 "$dir"
 # The password lives in a file both sides read: it never appears on a command line or in a log.
 [ -s "$dir/password" ] || (umask 077 && head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$dir/password")
+# This host's SDC GUID in the pool (kept, so restarts find their volumes mapped to the same host).
+[ -s "$dir/sdc-guid" ] || cat /proc/sys/kernel/random/uuid | tr a-z A-Z > "$dir/sdc-guid"
+guid=$(cat "$dir/sdc-guid")
 
 pids=()
 cleanup() {
@@ -23,7 +26,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-node "$cli" pool --data-dir "$dir/pool" --listen "127.0.0.1:$port" --password-file "$dir/password" &
+node "$cli" pool --data-dir "$dir/pool" --listen "127.0.0.1:$port" --password-file "$dir/password" --host "$(hostname)=$guid" &
 pids+=($!)
 for _ in $(seq 1 100); do
   [ -s "$dir/pool/tls/cert.pem" ] && curl -fsS --cacert "$dir/pool/tls/cert.pem" "https://127.0.0.1:$port/api/version" >/dev/null 2>&1 && break
@@ -39,6 +42,10 @@ backends:
     passwordFile: $dir/password
     caFile: $dir/pool/tls/cert.pem
     storagePool: pool1
+node:
+  sdcGuid: $guid
+  deviceDir: $dir/pool/hosts/$guid/by-id
+  stateDir: $dir/node-state
 YAML
 
 node "$cli" driver --endpoint "unix://$dir/csi.sock" --config "$dir/ferry.yaml" --node-id "$(hostname)" --metrics-address "$metrics" &

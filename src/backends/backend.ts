@@ -1,4 +1,5 @@
 import type { BackendConfig } from '../config/schema.js';
+import type { NodeLivenessSource, PreemptionRecorder } from '../preemption/recorder.js';
 import type { Logger } from '../util/log.js';
 
 /**
@@ -89,11 +90,26 @@ export interface ExpandResult {
   capacityBytes: bigint;
 }
 
-/** Where a volume shows up on a node: a block device (and how to ask the host to look for it). */
-export interface NodeSource {
+/** Where a volume shows up on a node: a block device (and how to ask the host to look for it), or a network share. */
+export type NodeSource = BlockNodeSource | ShareNodeSource;
+
+export interface BlockNodeSource {
   kind: 'block';
   devicePath: string;
   rescan?: (ctx: OpContext) => Promise<void>;
+}
+
+/** A directory of an NFS export, mounted once per node at the staging path and bound into each pod. */
+export interface ShareNodeSource {
+  kind: 'share';
+  /** `server:/export/dir`. */
+  source: string;
+  fsType: 'nfs';
+  /** The backend's mount options; the PV's mount options are added on top (a later `key=value` wins). */
+  mountOptions: readonly string[];
+  /** Bound on the mount; and on each stat, bind and unmount of it. */
+  mountTimeoutMs: number;
+  operationTimeoutMs: number;
 }
 
 export interface Backend {
@@ -133,4 +149,12 @@ export interface Backend {
   nodeSource(volumeId: string): NodeSource;
   /** Node side: the topology segment this node reaches this backend through. */
   nodeTopology(ctx: OpContext): Promise<Record<string, string>>;
+  /** Node side, optional: told this plugin's node id at NodeGetInfo, by backends that keep a register of their nodes (NFS). */
+  registerNode?(nodeId: string, ctx: OpContext): Promise<void>;
+}
+
+/** What the driver lends its backends: where preemption decisions are recorded, and what Kubernetes knows of nodes. */
+export interface BackendHooks {
+  recorder?: PreemptionRecorder;
+  liveness?: NodeLivenessSource;
 }

@@ -1,17 +1,21 @@
 import type { BackendConfig, NodeConfig } from '../config/schema.js';
 import type { Logger } from '../util/log.js';
-import type { Backend } from './backend.js';
+import type { Backend, BackendHooks } from './backend.js';
+import { createNfsBackend } from './nfs/backend.js';
 import { createPowerFlexBackend } from './powerflex/backend.js';
 
 /** Builds the configured backends, in order (the first is the default for StorageClasses that name none). */
-export async function createBackends(configs: readonly BackendConfig[], node: NodeConfig, log: Logger): Promise<Backend[]> {
+export async function createBackends(configs: readonly BackendConfig[], node: NodeConfig, log: Logger, hooks: BackendHooks = {}): Promise<Backend[]> {
   const backends: Backend[] = [];
   try {
     for (const config of configs) {
       const backendLog = log.child({ backend: config.name });
       switch (config.type) {
         case 'powerflex':
-          backends.push(await createPowerFlexBackend(config, node, backendLog));
+          backends.push(await createPowerFlexBackend(config, node, backendLog, hooks));
+          break;
+        case 'nfs':
+          backends.push(await createNfsBackend(config, node, backendLog));
           break;
       }
     }

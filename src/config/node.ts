@@ -16,6 +16,8 @@ export const nodeSchema = z.strictObject({
   deviceWaitSeconds: z.number().positive().max(600).default(30),
   /** Volumes this node may hold; 0 = no limit. */
   maxVolumes: z.number().int().min(0).default(0),
+  /** How often the node plugin looks for volumes staged here whose mapping was taken away (0 = only at start). */
+  cleanupIntervalSeconds: z.number().min(0).max(3600).default(30),
   /** Records of what this node staged and published, so a restart can find and clean what it no longer holds. */
   stateDir: z.string().startsWith('/').default('/var/lib/ferry/node'),
 });

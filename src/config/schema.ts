@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { nfsBackendSchema } from '../backends/nfs/config.js';
 import { powerFlexBackendSchema } from '../backends/powerflex/config.js';
 import { nodeSchema } from './node.js';
 
@@ -6,7 +7,7 @@ import { nodeSchema } from './node.js';
  * The driver's configuration file. Every object is strict: a misspelt key is an error at start-up, never
  * a silently ignored setting. Each backend type owns its own schema beside its code.
  */
-export const backendSchema = z.discriminatedUnion('type', [powerFlexBackendSchema]);
+export const backendSchema = z.discriminatedUnion('type', [powerFlexBackendSchema, nfsBackendSchema]);
 
 export const configSchema = z
   .strictObject({

@@ -31,6 +31,7 @@ import type { ValidateVolumeCapabilitiesRequest__Output } from '../gen/csi/v1/Va
 import type { ValidateVolumeCapabilitiesResponse } from '../gen/csi/v1/ValidateVolumeCapabilitiesResponse.js';
 import type { Volume } from '../gen/csi/v1/Volume.js';
 import type { VolumeContentSource } from '../gen/csi/v1/VolumeContentSource.js';
+import { PARAM_PREEMPTION } from '../preemption/policy.js';
 import type { CallContext, ServiceImpl } from '../server/handler.js';
 import { int64ToBigInt } from '../util/size.js';
 import { toCapabilities, toCapability } from './capabilities.js';
@@ -104,6 +105,8 @@ export class ControllerService implements ServiceImpl<ControllerHandlers> {
     const record = await backend.createVolume({ name, capacity, parameters: params.backendParameters, source, capabilities }, op(ctx));
     const volumeContext: Record<string, string> = { [PARAM_BACKEND]: backend.name, [CONTEXT_FS_TYPE]: params.fsType };
     if (params.mkfsOptions !== undefined) volumeContext[CONTEXT_MKFS_OPTIONS] = params.mkfsOptions;
+    // Carried in the context so ControllerPublish, which sees no StorageClass, knows the volume's policy.
+    if (params.preemption !== undefined) volumeContext[PARAM_PREEMPTION] = params.preemption;
     return { volume: this.volume(backend, record, volumeContext) };
   }
 
@@ -301,6 +304,8 @@ export class ControllerService implements ServiceImpl<ControllerHandlers> {
     const wanted = [...requirements.requisite, ...requirements.preferred];
     if (wanted.length === 0) return;
     const ours = await backend.nodeTopology(op(ctx));
+    // A backend reachable from everywhere (an NFS export) has no segment of its own: any requirement suits it.
+    if (Object.keys(ours).length === 0) return;
     if (!topologyMatches(wanted, ours)) {
       throw new DomainError('resource-exhausted', `backend ${backend.name} is reachable only from ${JSON.stringify(ours)}, not from the requested topology`);
     }

@@ -71,6 +71,7 @@ export class NodeService extends NodeInfoService {
 
   override async NodeGetInfo(_req: unknown, ctx: CallContext): Promise<NodeGetInfoResponse> {
     const segments: Record<string, string> = {};
+    for (const backend of this.backends.all) await backend.registerNode?.(this.options.nodeId, op(ctx));
     for (const backend of this.backends.all) Object.assign(segments, await backend.nodeTopology(op(ctx)));
     return { node_id: this.options.nodeId, max_volumes_per_node: this.options.maxVolumes, accessible_topology: { segments } };
   }

@@ -1,4 +1,5 @@
 import { DomainError } from '../errors.js';
+import { PARAM_PREEMPTION, parsePreemptionMode, type PreemptionMode } from '../preemption/policy.js';
 import { DEFAULT_FS_TYPE, FS_TYPES, isFsType, type FsType } from './capabilities.js';
 
 /** StorageClass keys every backend understands; each backend adds its own (Backend.parameterKeys). */
@@ -7,6 +8,8 @@ export const PARAM_FS_TYPE = 'csi.storage.k8s.io/fstype';
 export const PARAM_MKFS_OPTIONS = 'mkfsOptions';
 /** Keys the external-provisioner adds or reserves (PVC/PV names, secrets references); never a backend's business. */
 const PROVISIONER_PREFIX = 'csi.storage.k8s.io/';
+/** The PVC/PV names the external-provisioner adds with --extra-create-metadata: passed on to backends that list them. */
+const PROVISIONER_METADATA = new Set(['csi.storage.k8s.io/pvc/name', 'csi.storage.k8s.io/pvc/namespace', 'csi.storage.k8s.io/pv/name']);
 
 /** Volume context keys the node plugin reads back. */
 export const CONTEXT_FS_TYPE = 'fsType';
@@ -17,6 +20,8 @@ export interface SplitParameters {
   backend: string | undefined;
   fsType: FsType;
   mkfsOptions: string | undefined;
+  /** Preemption policy for single-node volumes; undefined: the backend's default. */
+  preemption: PreemptionMode | undefined;
   /** What is left for the backend, already checked against its keys. */
   backendParameters: Record<string, string>;
 }
@@ -33,13 +38,14 @@ export function splitParameters(parameters: Readonly<Record<string, string>>, ba
   const backendParameters: Record<string, string> = {};
   const unknown: string[] = [];
   for (const [key, value] of Object.entries(parameters)) {
-    if (key === PARAM_BACKEND || key === PARAM_FS_TYPE || key === PARAM_MKFS_OPTIONS || key.startsWith(PROVISIONER_PREFIX)) continue;
+    if (key === PARAM_BACKEND || key === PARAM_FS_TYPE || key === PARAM_MKFS_OPTIONS || key === PARAM_PREEMPTION || (key.startsWith(PROVISIONER_PREFIX) && !(PROVISIONER_METADATA.has(key) && allowed.has(key)))) continue;
     if (allowed.has(key)) backendParameters[key] = value;
     else unknown.push(key);
   }
   if (unknown.length > 0) {
-    const known = [PARAM_BACKEND, PARAM_FS_TYPE, PARAM_MKFS_OPTIONS, ...allowed].join(', ');
+    const known = [PARAM_BACKEND, PARAM_FS_TYPE, PARAM_MKFS_OPTIONS, PARAM_PREEMPTION, ...[...allowed].filter((k) => !PROVISIONER_METADATA.has(k))].join(', ');
     throw new DomainError('invalid-argument', `unknown parameter${unknown.length > 1 ? 's' : ''} ${unknown.sort().join(', ')} (known: ${known})`);
   }
-  return { backend, fsType, mkfsOptions: parameters[PARAM_MKFS_OPTIONS], backendParameters };
+  const preemption = parameters[PARAM_PREEMPTION] === undefined ? undefined : parsePreemptionMode(parameters[PARAM_PREEMPTION], 'safe');
+  return { backend, fsType, mkfsOptions: parameters[PARAM_MKFS_OPTIONS], preemption, backendParameters };
 }

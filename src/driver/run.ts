@@ -7,17 +7,32 @@ import { IdentityService } from '../csi/identity.js';
 import { NodeInfoService, NodeService } from '../csi/node.js';
 import { BackendRegistry } from '../csi/registry.js';
 import { NodeVolumes } from '../node/node-volumes.js';
-import { cleanStaleVolumes } from '../node/stale-cleanup.js';
+import { StaleSweeper } from '../node/stale-sweeper.js';
 import { NodeStateStore } from '../node/state-store.js';
 import { CsiServer, type CsiServices } from '../server/csi-server.js';
+import { InflightKeys } from '../server/inflight.js';
 import { DriverMetrics, serveMetrics } from '../server/metrics.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { VERSION } from '../version.js';
 import { resolveNodeId } from './node-identity.js';
 import type { DriverOptions } from './options.js';
+import { LoggingPreemptionRecorder } from './preemption-recorder.js';
 
 /** The composition root of `ferry driver`: the only place that builds real dependencies. */
-async function buildServices(options: DriverOptions, config: FerryConfig, registry: BackendRegistry, log: Logger): Promise<CsiServices> {
+interface Built {
+  services: CsiServices;
+  sweeper: StaleSweeper | undefined;
+}
+
+async function buildServices(
+  options: DriverOptions,
+  config: FerryConfig,
+  registry: BackendRegistry,
+  log: Logger,
+  metrics: DriverMetrics,
+  inflight: InflightKeys,
+): Promise<Built> {
+  let sweeper: StaleSweeper | undefined;
   const controllerOn = options.mode !== 'node';
   const nodeOn = options.mode !== 'controller';
   const services: CsiServices = {
@@ -32,13 +47,15 @@ async function buildServices(options: DriverOptions, config: FerryConfig, regist
       services.node = new NodeInfoService(nodeOptions);
     } else {
       const volumes = new NodeVolumes(new NodeStateStore(config.node.stateDir), config.node.deviceWaitSeconds * 1000);
-      const cleaned = await cleanStaleVolumes(volumes, log);
-      if (cleaned.length > 0) log.info({ volumes: cleaned }, 'cleaned up volumes no longer mapped to this node');
+      // Before serving: a node back from the dead lets go of what was taken over while it was away.
+      sweeper = new StaleSweeper(volumes, log.child({ component: 'stale-sweeper' }), metrics, inflight);
+      await sweeper.sweep();
+      sweeper.start(config.node.cleanupIntervalSeconds * 1000);
       services.node = new NodeService(nodeOptions, registry, volumes);
     }
     log.info({ nodeId }, 'node identity');
   }
-  return services;
+  return { services, sweeper };
 }
 
 /**
@@ -49,12 +66,16 @@ export async function runDriver(options: DriverOptions): Promise<void> {
   const config: FerryConfig = options.configFile ? await loadConfig(options.configFile) : configSchema.parse({});
   const log = createLogger(options.logLevel);
   const metrics = new DriverMetrics();
-  const backends = await createBackends(config.backends, config.node, log);
+  const backends = await createBackends(config.backends, config.node, log, { recorder: new LoggingPreemptionRecorder(log, metrics) });
   let server: CsiServer | undefined;
+  let sweeper: StaleSweeper | undefined;
   let metricsServer: HttpServer | undefined;
   try {
-    const services = await buildServices(options, config, new BackendRegistry(backends), log);
-    server = new CsiServer({ endpoint: options.endpoint, services, log, metrics, describe: { mode: options.mode, driver: options.driverName } });
+    const inflight = new InflightKeys(60_000, metrics);
+    const built = await buildServices(options, config, new BackendRegistry(backends), log, metrics, inflight);
+    sweeper = built.sweeper;
+    const services = built.services;
+    server = new CsiServer({ endpoint: options.endpoint, services, log, metrics, inflight, describe: { mode: options.mode, driver: options.driverName } });
     await server.start();
     if (options.metricsAddress) {
       const served = await serveMetrics(metrics.registry, options.metricsAddress);
@@ -62,6 +83,7 @@ export async function runDriver(options: DriverOptions): Promise<void> {
       log.info({ address: options.metricsAddress, port: served.port }, 'serving metrics');
     }
   } catch (err) {
+    await sweeper?.stop();
     await server?.stop(0).catch(() => undefined);
     await Promise.allSettled(backends.map((b) => b.close()));
     throw err;
@@ -76,6 +98,7 @@ export async function runDriver(options: DriverOptions): Promise<void> {
       log.info({ signal, graceMs: options.shutdownGraceMs }, 'shutting down: no new calls, finishing those in flight');
       void (async () => {
         await running.stop(options.shutdownGraceMs);
+        await sweeper?.stop();
         await new Promise<void>((done) => (metricsServer ? metricsServer.close(() => done()) : done()));
         await Promise.allSettled(backends.map((b) => b.close()));
         log.info('stopped');

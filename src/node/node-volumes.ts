@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { Capability, NodeSource, OpContext } from '../backends/backend.js';
+import { publishShare, releaseShare, shareMountAt, shareUsage, stageShare } from '../backends/nfs/node-shares.js';
 import { DomainError } from '../errors.js';
 import { errnoCode } from './common.js';
 import { waitForDevice } from './devices.js';
@@ -50,30 +51,43 @@ export class NodeVolumes {
   ) {}
 
   async stage(input: StageInput, ctx: OpContext): Promise<void> {
+    // A share is mounted, never formatted; and never recorded: the stale sweep judges records by their block device.
+    if (input.source.kind === 'share') return stageShare({ ...input, source: input.source }, ctx);
     const call = { signal: ctx.signal, logger: ctx.log };
+    const { rescan } = input.source;
     const device = await waitForDevice(input.source.devicePath, {
       timeoutMs: this.deviceWaitMs,
       signal: ctx.signal,
       logger: ctx.log,
-      ...(input.source.rescan ? { rescan: () => input.source.rescan?.(ctx) ?? Promise.resolve() } : {}),
+      ...(rescan ? { rescan: () => rescan(ctx) } : {}),
     });
-    // Recorded before anything is mounted: a restart must find what a crash mid-stage left behind.
+    const deviceNumber = await majorMinorOfDevice(device);
     const known = await this.store.get(input.volumeId);
+    await ensureDirectory(input.stagingPath, { logger: ctx.log });
+    let mounted = input.capability.accessType === 'mount' ? await findMount(input.stagingPath, { logger: ctx.log }) : undefined;
+    if (mounted && mounted.majorMinor !== deviceNumber) {
+      // Our own earlier mount of this volume, on the device of a mapping since taken away and given back: let it go.
+      if (known?.deviceNumber === mounted.majorMinor && known.stagingPath === input.stagingPath) {
+        ctx.log.warn({ volumeId: input.volumeId, stale: mounted.majorMinor, current: deviceNumber }, 'replacing a staging mount of an old mapping');
+        while (await unmount(input.stagingPath, { lazy: true, logger: ctx.log, signal: ctx.signal })) {
+          /* one layer per call */
+        }
+        mounted = undefined;
+      } else {
+        throw new DomainError('already-exists', `${input.stagingPath} holds another device (${mounted.source}), not volume ${input.volumeId}`);
+      }
+    }
+    // Recorded before anything is mounted: a restart must find what a crash mid-stage left behind.
     await this.store.put({
       volumeId: input.volumeId,
       devicePath: input.source.devicePath,
       stagingPath: input.stagingPath,
       accessType: input.capability.accessType,
-      targets: known?.targets ?? [],
+      deviceNumber,
+      targets: known?.deviceNumber === deviceNumber ? known.targets : [],
     });
     if (input.capability.accessType === 'block') return;
-
-    await ensureDirectory(input.stagingPath, { logger: ctx.log });
-    const mounted = await findMount(input.stagingPath, { logger: ctx.log });
     if (mounted) {
-      if (mounted.majorMinor !== (await majorMinorOfDevice(device))) {
-        throw new DomainError('already-exists', `${input.stagingPath} holds another device (${mounted.source}), not volume ${input.volumeId}`);
-      }
       await this.growMounted(device, input.stagingPath, input.fsType, ctx);
       return;
     }
@@ -98,6 +112,8 @@ export class NodeVolumes {
   }
 
   async unstage(volumeId: string, stagingPath: string, ctx: OpContext): Promise<void> {
+    // A share may not answer: it is looked at only from child processes, and detached lazily when stale.
+    if (await shareMountAt(stagingPath, ctx)) await releaseShare(stagingPath, false, ctx);
     // A mount may be stacked (a crash between two mounts): take every layer off.
     while (await unmount(stagingPath, { logger: ctx.log, signal: ctx.signal })) {
       /* one layer per call */
@@ -106,6 +122,7 @@ export class NodeVolumes {
   }
 
   async publish(input: PublishInput, ctx: OpContext): Promise<void> {
+    if (input.source.kind === 'share') return publishShare({ ...input, source: input.source }, ctx);
     const record = await this.store.get(input.volumeId);
     if (input.capability.accessType === 'block') {
       const device = await waitForDevice(input.source.devicePath, { timeoutMs: this.deviceWaitMs, signal: ctx.signal, logger: ctx.log });
@@ -146,6 +163,7 @@ export class NodeVolumes {
   }
 
   async unpublish(volumeId: string, targetPath: string, ctx: OpContext): Promise<void> {
+    if (await shareMountAt(targetPath, ctx)) await releaseShare(targetPath, true, ctx);
     while (await unmount(targetPath, { logger: ctx.log, signal: ctx.signal })) {
       /* one layer per call */
     }
@@ -156,6 +174,11 @@ export class NodeVolumes {
 
   /** Usage of a published or staged path; not-found when nothing of this volume is there. */
   async usage(volumePath: string, ctx: OpContext): Promise<VolumeUsage> {
+    const share = await shareMountAt(volumePath, ctx);
+    if (share) {
+      const { stats, condition } = await shareUsage(volumePath, share, ctx);
+      return { kind: 'filesystem', stats, totalBytes: stats?.totalBytes ?? 0n, condition };
+    }
     let info;
     try {
       info = await stat(volumePath);
@@ -168,13 +191,19 @@ export class NodeVolumes {
       const { totalBytes } = await blockDeviceStats(volumePath, call);
       return { kind: 'block', stats: undefined, totalBytes, condition: await volumeCondition(volumePath, { ...call, block: true }) };
     }
-    if (!(await findMount(volumePath, { logger: ctx.log }))) throw new DomainError('not-found', `no volume is mounted at ${volumePath}`);
+    const entry = await findMount(volumePath, { logger: ctx.log });
+    if (!entry) throw new DomainError('not-found', `no volume is mounted at ${volumePath}`);
     const stats = await volumeStats(volumePath, call);
-    return { kind: 'filesystem', stats, totalBytes: stats.totalBytes, condition: await volumeCondition(volumePath, call) };
+    // Read-only on purpose (a read-only publish, a read-only mapping) shows in the mount's own flags; a filesystem
+    // that went read-only on errors shows only in its superblock's.
+    const readOnly = entry.options.includes('ro');
+    return { kind: 'filesystem', stats, totalBytes: stats.totalBytes, condition: await volumeCondition(volumePath, { ...call, readOnly }) };
   }
 
   /** Grows the filesystem mounted at volumePath to its device; answers the device size. */
   async expand(volumePath: string, ctx: OpContext): Promise<bigint> {
+    // An export has no quota here: the controller recorded the new size, and there is nothing to grow (0: unknown).
+    if (await shareMountAt(volumePath, ctx)) return 0n;
     const usage = await this.usage(volumePath, ctx);
     const call = { signal: ctx.signal, logger: ctx.log };
     if (usage.kind === 'block') return usage.totalBytes;
@@ -189,6 +218,10 @@ export class NodeVolumes {
   /** Staged volumes this node recorded (for the start-up clean-up). */
   records(): Promise<StagedVolume[]> {
     return this.store.list();
+  }
+
+  record(volumeId: string): Promise<StagedVolume | undefined> {
+    return this.store.get(volumeId);
   }
 
   forget(volumeId: string): Promise<void> {
@@ -206,7 +239,7 @@ export class NodeVolumes {
   private async remember(record: StagedVolume | undefined, input: PublishInput): Promise<void> {
     const base: StagedVolume = record ?? {
       volumeId: input.volumeId,
-      devicePath: input.source.devicePath,
+      devicePath: input.source.kind === 'block' ? input.source.devicePath : input.source.source,
       stagingPath: input.stagingPath,
       accessType: input.capability.accessType,
       targets: [],

@@ -15,6 +15,8 @@ const recordSchema = z.object({
   devicePath: z.string(),
   stagingPath: z.string(),
   accessType: z.enum(['mount', 'block']),
+  /** major:minor of the device when it was staged: a link that now leads elsewhere means a new mapping. */
+  deviceNumber: z.string().optional(),
   targets: z.array(z.string()),
 });
 

@@ -1,7 +1,22 @@
+import { readFile, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
 import type { AccessMode, BandwidthCounter } from '../backends/powerflex/types.js';
 import type { Logger } from '../util/log.js';
 import { attachLoop, detachLoop, readIoCounters, refreshLoopSize, type IoCounters } from './loop.js';
+import { copyVolumeFile } from './files.js';
 import { volumeFile } from './paths.js';
+
+/** The fresh copy a fence writes before it takes the volume's name (reconcile removes a leftover one). */
+export const FENCE_SUFFIX = '.fence-tmp';
+
+/** Whether a detached loop device is still configured: a holder keeps it open, so the kernel detaches it later. */
+async function stillAttached(device: string): Promise<boolean> {
+  try {
+    return (await readFile(`/sys/block/${path.basename(device)}/loop/backing_file`, 'utf8')).trim() !== '';
+  } catch {
+    return false;
+  }
+}
 
 /**
  * Which loop device serves which volume. A volume mapped to several hosts is ONE volume: all its read-write
@@ -68,6 +83,27 @@ export class Attachments {
     modes.delete(mode);
     if (modes.size === 0) this.table.delete(volumeId);
     this.logger.info({ volumeId, mode, device: attached.device }, 'detached loop device');
+    if (mode === 'ReadWrite' && (await stillAttached(attached.device))) await this.fence(volumeId, attached.device);
+  }
+
+  /**
+   * On a real system an unmapped host loses the volume: its device goes away and its writes fail. A loop device that
+   * a host still holds open (mounted) outlives `losetup --detach` and would keep writing into the volume's file, and
+   * a later mapping elsewhere would see both hosts' writes. So the pool fences it the only way a file allows: the
+   * volume moves to a new inode (a copy, sharing blocks where the filesystem can), and the old device keeps the old,
+   * unlinked one. Its later writes are lost, as a fenced host's are.
+   */
+  private async fence(volumeId: string, device: string): Promise<void> {
+    if (this.devicesOf(volumeId).length > 0) {
+      this.logger.warn({ volumeId, device }, 'an unmapped host still holds the device open, and another mapping shares the file: not fenced');
+      return;
+    }
+    const file = volumeFile(this.dataDir, volumeId);
+    const fresh = `${file}${FENCE_SUFFIX}`;
+    await rm(fresh, { force: true });
+    await copyVolumeFile(file, fresh, this.logger);
+    await rename(fresh, file);
+    this.logger.warn({ volumeId, device }, 'an unmapped host still holds the device open: fenced it off onto the old inode');
   }
 
   /** Makes every device of the volume see its file's current size. */

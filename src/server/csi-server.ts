@@ -8,7 +8,7 @@ import { loadCsi } from '../grpc/csi-package.js';
 import type { Logger } from '../util/log.js';
 import { grpcAddress, type Endpoint } from './endpoint.js';
 import { buildService, type HandlerDeps, type ServiceImpl } from './handler.js';
-import { InflightKeys } from './inflight.js';
+import type { InflightKeys } from './inflight.js';
 import type { DriverMetrics } from './metrics.js';
 
 /** The service implementations to serve: Identity always, Controller and Node by mode. */
@@ -23,6 +23,8 @@ export interface CsiServerOptions {
   services: CsiServices;
   log: Logger;
   metrics: DriverMetrics;
+  /** Shared with anything else that acts on volumes (the stale-volume sweeper), so they never act at once. */
+  inflight: InflightKeys;
   /** Logged once at start. */
   describe: Record<string, string>;
 }
@@ -39,7 +41,7 @@ export class CsiServer {
 
   constructor(private readonly options: CsiServerOptions) {
     const { grpc } = loadCsi();
-    const deps: HandlerDeps = { log: options.log, metrics: options.metrics, inflight: new InflightKeys(60_000, options.metrics) };
+    const deps: HandlerDeps = { log: options.log, metrics: options.metrics, inflight: options.inflight };
     const { identity, controller, node } = options.services;
     this.server.addService(grpc.csi.v1.Identity.service, buildService<IdentityHandlers>(grpc.csi.v1.Identity.service, identity, deps));
     if (controller) this.server.addService(grpc.csi.v1.Controller.service, buildService<ControllerHandlers>(grpc.csi.v1.Controller.service, controller, deps));

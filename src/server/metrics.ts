@@ -37,6 +37,25 @@ export class DriverMetrics implements InflightObserver {
     registers: [this.registry],
   });
 
+  private readonly preemptions = new Counter({
+    name: 'ferry_preemptions_total',
+    help: 'Publishes that found a single-node volume held by another node, by policy and outcome (taken-over, refused).',
+    labelNames: ['mode', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly staleCleaned = new Counter({
+    name: 'ferry_node_stale_volumes_cleaned_total',
+    help: 'Volumes this node plugin found staged here but no longer mapped to it, and unmounted.',
+    registers: [this.registry],
+  });
+
+  private readonly nodeClean = new Gauge({
+    name: 'ferry_node_clean',
+    help: '1 when the last sweep found no volume staged here that is no longer mapped to this node.',
+    registers: [this.registry],
+  });
+
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'ferry_' });
   }
@@ -49,6 +68,15 @@ export class DriverMetrics implements InflightObserver {
     this.inFlight.dec({ method });
     this.requests.inc({ method, code });
     this.duration.observe({ method }, seconds);
+  }
+
+  preemption(mode: string, outcome: string): void {
+    this.preemptions.inc({ mode, outcome });
+  }
+
+  staleSweep(cleaned: number, clean: boolean): void {
+    this.staleCleaned.inc(cleaned);
+    this.nodeClean.set(clean ? 1 : 0);
   }
 
   onWait(seconds: number, outcome: 'acquired' | 'aborted'): void {

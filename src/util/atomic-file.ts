@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -8,8 +9,9 @@ import path from 'node:path';
 export async function writeFileAtomic(file: string, text: string, mode = 0o600): Promise<void> {
   const dir = path.dirname(file);
   await mkdir(dir, { recursive: true });
-  const temp = `${file}.tmp-${process.pid}`;
-  const handle = await open(temp, 'w', mode);
+  // Unique per writer: two processes (or two hosts sharing an export) may write the same file at once.
+  const temp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const handle = await open(temp, 'wx', mode);
   try {
     await handle.writeFile(text, 'utf8');
     await handle.sync();

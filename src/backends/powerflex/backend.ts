@@ -5,6 +5,7 @@ import type { NodeConfig } from '../../config/node.js';
 import { exec } from '../../util/exec.js';
 import type {
   Backend,
+  BackendHooks,
   CapacityRange,
   CapacityRecord,
   Capability,
@@ -36,7 +37,7 @@ export interface PowerFlexTarget extends ResolvedPool {
  * Builds a backend after checking that its password and CA files are readable, so a wrong path fails start-up with
  * a clear message rather than the first health check. The files are still read at use (see PowerFlexBackend).
  */
-export async function createPowerFlexBackend(config: PowerFlexBackendConfig, node: NodeConfig, log: Logger): Promise<PowerFlexBackend> {
+export async function createPowerFlexBackend(config: PowerFlexBackendConfig, node: NodeConfig, log: Logger, hooks: BackendHooks = {}): Promise<PowerFlexBackend> {
   for (const [key, file] of [
     ['passwordFile', config.passwordFile],
     ['caFile', config.caFile],
@@ -48,7 +49,7 @@ export async function createPowerFlexBackend(config: PowerFlexBackendConfig, nod
       throw new DomainError('invalid-argument', `backend ${config.name}: cannot read ${key} ${file}: ${errorMessage(err)}`, { cause: err });
     }
   }
-  return new PowerFlexBackend(config, node, log);
+  return new PowerFlexBackend(config, node, log, hooks);
 }
 
 /**
@@ -70,6 +71,7 @@ export class PowerFlexBackend implements Backend {
     private readonly config: PowerFlexBackendConfig,
     private readonly node: NodeConfig,
     log: Logger,
+    hooks: BackendHooks = {},
   ) {
     this.name = config.name;
     this.client = new PowerFlexClient({
@@ -88,7 +90,13 @@ export class PowerFlexBackend implements Backend {
       system,
       defaults: { storagePool: config.storagePool, protectionDomain: config.protectionDomain, thinOrThick: config.thinOrThick },
     });
-    this.publisher = new Publisher(this.client, catalog, config.maxVolumesPerNode);
+    this.publisher = new Publisher(this.client, catalog, {
+      maxVolumesPerNode: config.maxVolumesPerNode,
+      defaultPreemption: config.preemption,
+      confirmWindowMs: Math.round(config.preemptionConfirmSeconds * 1000),
+      recorder: hooks.recorder,
+      liveness: hooks.liveness,
+    });
     this.snapshotter = new Snapshotter(this.client, catalog, system);
   }
 

@@ -20,6 +20,10 @@ export const powerFlexBackendSchema = z
     thinOrThick: z.enum(['ThinProvisioned', 'ThickProvisioned']).default('ThinProvisioned'),
     /** Volumes one node (SDC) may hold at once; 0 = no limit. Keep it equal to node.maxVolumes on the nodes. */
     maxVolumesPerNode: z.number().int().min(0).default(0),
+    /** Default for volumes whose StorageClass does not set `preemption` (never, safe or force). */
+    preemption: z.enum(['never', 'safe', 'force']).default('safe'),
+    /** How long a Disconnected holder's volume must show no I/O before `safe` preemption takes it over. */
+    preemptionConfirmSeconds: z.number().min(0).max(60).default(2),
     /** Seconds before one gateway request gives up. */
     requestTimeoutSeconds: z.number().positive().max(600).default(30),
   })

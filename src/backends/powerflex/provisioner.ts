@@ -1,7 +1,7 @@
 import { DomainError, isDomainError } from '../../errors.js';
 import { GiB, KiB } from '../../util/size.js';
 import type { CapacityRange, CapacityRecord, CreateVolumeInput, ExpandResult, OpContext, VolumeRecord, VolumeSource } from '../backend.js';
-import type { Catalog} from './catalog.js';
+import type { Catalog } from './catalog.js';
 import { indexBy, sourceOf, volumeRecord } from './catalog.js';
 import type { PowerFlexClient } from './client.js';
 import { gatewayName, isFerryName } from './naming.js';

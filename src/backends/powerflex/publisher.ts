@@ -1,7 +1,12 @@
 import { DomainError, isDomainError } from '../../errors.js';
 import type { AccessMode as CsiAccessMode, OpContext, PublishInput } from '../backend.js';
-import type { Catalog} from './catalog.js';
-import { describeSdc, indexBy } from './catalog.js';
+import { decide } from '../../preemption/decide.js';
+import type { HolderEvidence } from '../../preemption/evidence.js';
+import { PARAM_PREEMPTION, parsePreemptionMode, type PreemptionMode } from '../../preemption/policy.js';
+import type { NodeLivenessSource, PreemptionRecorder } from '../../preemption/recorder.js';
+import type { Catalog } from './catalog.js';
+import { describeSdc, indexBy, nodeIdOf } from './catalog.js';
+import { gatherStorageEvidence } from './holder-evidence.js';
 import type { PowerFlexClient } from './client.js';
 import type { AccessMode, MappedSdcInfo } from './types.js';
 
@@ -13,13 +18,23 @@ export function gatewayAccessMode(input: Pick<PublishInput, 'readOnly' | 'capabi
   return input.readOnly || READ_ONLY.has(input.capability.accessMode) ? 'ReadOnly' : 'ReadWrite';
 }
 
-/** Mapping volumes to the SDCs of nodes (ControllerPublish / Unpublish). */
+export interface PublisherOptions {
+  /** Volumes one SDC may hold; 0 = no limit. */
+  maxVolumesPerNode: number;
+  /** For volumes whose context carries no `preemption`. */
+  defaultPreemption: PreemptionMode;
+  /** How long a Disconnected holder's volume must stay idle before a `safe` take-over. */
+  confirmWindowMs: number;
+  recorder: PreemptionRecorder | undefined;
+  liveness: NodeLivenessSource | undefined;
+}
+
+/** Mapping volumes to the SDCs of nodes (ControllerPublish / Unpublish), with preemption of dead holders. */
 export class Publisher {
   constructor(
     private readonly client: PowerFlexClient,
     private readonly catalog: Catalog,
-    /** Volumes one SDC may hold; 0 = no limit. */
-    private readonly maxVolumesPerNode: number,
+    private readonly options: PublisherOptions,
   ) {}
 
   async publish(input: PublishInput, ctx: OpContext): Promise<Record<string, string>> {
@@ -31,7 +46,10 @@ export class Publisher {
     const mine = info.mappings.find((m) => m.sdcId === sdc.id);
     if (mine) return this.alreadyPublished(mine, accessMode, input.volumeId, input.nodeId);
     const others = info.mappings.filter((m) => m.sdcId !== sdc.id);
-    if (others.length > 0 && !multi) throw await this.heldElsewhere(input.volumeId, ref.systemId, others, ctx);
+    if (others.length > 0 && !multi) {
+      const mode = parsePreemptionMode(input.volumeContext[PARAM_PREEMPTION], this.options.defaultPreemption);
+      await this.preempt(input, info.id, ref.systemId, others, mode, ctx);
+    }
     await this.checkAttachLimit(sdc.id, input.nodeId, ctx);
 
     try {
@@ -67,13 +85,58 @@ export class Publisher {
     ctx.log.info({ volumeId, nodeId, sdcId: sdc.id }, 'volume unmapped');
   }
 
+  /**
+   * Takes a single-node volume over from the nodes that hold it, when the policy and the evidence allow: each holder
+   * is fenced (its mapping alone removed, never all mappings) before the caller maps the volume to the new node.
+   */
+  private async preempt(
+    input: PublishInput,
+    gatewayVolumeId: string,
+    systemId: string,
+    holders: readonly MappedSdcInfo[],
+    mode: PreemptionMode,
+    ctx: OpContext,
+  ): Promise<void> {
+    const sdcs = indexBy(await this.catalog.sdcs(systemId, ctx), (s) => s.id);
+    for (const holder of holders) {
+      const holderSdc = sdcs.get(holder.sdcId);
+      const holderNodeId = holderSdc ? nodeIdOf(holderSdc) : holder.sdcId;
+      const evidence: HolderEvidence = {
+        storage:
+          mode === 'safe'
+            ? await gatherStorageEvidence(this.client, holderSdc, gatewayVolumeId, this.options.confirmWindowMs, ctx)
+            : { clientState: holderSdc?.mdmConnectionState ?? 'Unknown', ioDuringWindow: undefined },
+        kubernetes: mode === 'safe' && this.options.liveness ? await this.options.liveness.observe(holderNodeId, ctx.signal) : { configured: false },
+      };
+      const decision = decide(mode, evidence);
+      const base = { volumeId: input.volumeId, nodeId: input.nodeId, holderNodeId, mode };
+      if (decision.action === 'refuse') {
+        this.options.recorder?.record({ ...base, outcome: 'refused', why: decision.missing });
+        throw new DomainError(
+          'mapped-elsewhere',
+          `volume ${input.volumeId} is published to ${describeSdc(holderSdc, holder.sdcId)} under a single-node access mode` +
+            (mode === 'never' ? ' (preemption: never)' : `; not taken over (preemption: ${mode}): ${decision.missing.join('; ')}`),
+        );
+      }
+      try {
+        await this.client.mappings.unmapVolume(gatewayVolumeId, { sdcId: holder.sdcId }, { signal: ctx.signal });
+      } catch (err) {
+        if (!isDomainError(err, 'not-mapped')) throw err;
+      }
+      this.options.recorder?.record({ ...base, outcome: 'taken-over', why: decision.reasons });
+      const fields = { volumeId: input.volumeId, from: holderNodeId, to: input.nodeId, mode, why: decision.reasons };
+      if (decision.warning) ctx.log.warn(fields, 'volume taken over WITHOUT evidence that the holder is gone (preemption: force)');
+      else ctx.log.info(fields, 'volume taken over from a node that is gone; its mapping was removed first');
+    }
+  }
+
   /** The node's attach limit, counted on the storage side (the scheduler counts too, from NodeGetInfo). */
   private async checkAttachLimit(sdcId: string, nodeId: string, ctx: OpContext): Promise<void> {
-    if (this.maxVolumesPerNode === 0) return;
+    if (this.options.maxVolumesPerNode === 0) return;
     const volumes = await this.client.volumes.listVolumes(undefined, { signal: ctx.signal });
     const held = volumes.filter((v) => v.mappings.some((m) => m.sdcId === sdcId)).length;
-    if (held >= this.maxVolumesPerNode) {
-      throw new DomainError('resource-exhausted', `node ${nodeId} holds ${held} volumes, its limit (maxVolumesPerNode ${this.maxVolumesPerNode})`);
+    if (held >= this.options.maxVolumesPerNode) {
+      throw new DomainError('resource-exhausted', `node ${nodeId} holds ${held} volumes, its limit (maxVolumesPerNode ${this.options.maxVolumesPerNode})`);
     }
   }
 

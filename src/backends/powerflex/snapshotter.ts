@@ -1,6 +1,6 @@
 import { DomainError, isDomainError } from '../../errors.js';
 import type { OpContext, SnapshotRecord } from '../backend.js';
-import type { Catalog} from './catalog.js';
+import type { Catalog } from './catalog.js';
 import { snapshotRecord } from './catalog.js';
 import type { PowerFlexClient } from './client.js';
 import { gatewayName, isFerryName } from './naming.js';

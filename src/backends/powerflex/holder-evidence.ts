@@ -1,0 +1,29 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { StorageEvidence } from '../../preemption/evidence.js';
+import type { OpContext } from '../backend.js';
+import type { PowerFlexClient } from './client.js';
+import type { Sdc, VolumeStatistics } from './types.js';
+
+function ioCount(stats: VolumeStatistics): number {
+  return (stats.userDataReadBwc?.numOccured ?? 0) + (stats.userDataWriteBwc?.numOccured ?? 0);
+}
+
+/**
+ * The storage side's evidence about a holder: its SDC's connection as the MDM sees it, and whether the volume does
+ * I/O over a confirmation window (Dell's pod monitor treats read + write operations > 0 as "I/O in progress"). The
+ * first statistics read opens the window; only the second one counts.
+ */
+export async function gatherStorageEvidence(
+  client: PowerFlexClient,
+  holder: Sdc | undefined,
+  volumeId: string,
+  windowMs: number,
+  ctx: OpContext,
+): Promise<StorageEvidence> {
+  const clientState = holder?.mdmConnectionState ?? 'Unknown';
+  if (clientState !== 'Disconnected') return { clientState, ioDuringWindow: undefined };
+  await client.volumes.getVolumeStatistics(volumeId, { signal: ctx.signal });
+  await sleep(windowMs, undefined, { signal: ctx.signal });
+  const after = await client.volumes.getVolumeStatistics(volumeId, { signal: ctx.signal });
+  return { clientState, ioDuringWindow: ioCount(after) > 0 };
+}

@@ -1,0 +1,79 @@
+import { randomBytes } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { call } from '../../helpers/csi-client.js';
+import { BlockCluster, GiB, MiB, blockCapability, mountCount, readAt, writeAt } from '../../helpers/block-cluster.js';
+import { cleanupAllPools } from '../../helpers/pool.js';
+
+/**
+ * Issue 4, must-show 4: a raw block volume published to a target file (the device node bound onto it). A pattern
+ * written through the target reads back there, and, after the volume moves to the other node (NodeUnpublish,
+ * NodeUnstage, ControllerUnpublish; ControllerPublish, NodeStage, NodePublish there), reads back the same there.
+ */
+let cluster: BlockCluster;
+
+beforeAll(async () => {
+  cluster = await BlockCluster.start({ prefix: 'ferry-block-raw-' });
+}, 60_000);
+
+afterEach(async () => {
+  await cluster?.releaseVolumes();
+});
+
+afterAll(async () => {
+  await cluster?.cleanup();
+  await cleanupAllPools();
+});
+
+describe('raw block volumes', () => {
+  it('a pattern written through the publish target reads back, on this node and after moving to the other node', async () => {
+    const cap = blockCapability();
+    const volume = await cluster.createVolume('pvc-raw', { capability: cap, requiredBytes: 8n * GiB });
+    const target = await cluster.attach('node01', volume.volume_id, 'raw', cap);
+    const device = await cluster.device('node01', volume.volume_id);
+    const bound = await stat(target);
+    expect(bound.isBlockDevice()).toBe(true);
+    expect(bound.rdev).toBe((await stat(device)).rdev);
+    expect(await mountCount(target)).toBe(1);
+    // A raw block volume is never formatted.
+    expect(await cluster.mkfsRuns('node01')).toHaveLength(0);
+
+    // 4 MiB at an odd offset past the first GiB, and a small marker at the very end of the device.
+    const offset = 1 * 1024 * MiB + 12_345 * 512;
+    const pattern = randomBytes(4 * MiB);
+    const tailOffset = Number(8n * GiB) - 4096;
+    const tail = randomBytes(4096);
+    await writeAt(target, offset, pattern);
+    await writeAt(target, tailOffset, tail);
+    expect((await readAt(target, offset, pattern.length)).equals(pattern)).toBe(true);
+    expect((await readAt(target, tailOffset, tail.length)).equals(tail)).toBe(true);
+
+    const stats = await call(cluster.node('node01'), 'NodeGetVolumeStats', { volume_id: volume.volume_id, volume_path: target });
+    expect(stats.usage).toEqual([expect.objectContaining({ unit: 'BYTES', total: String(8n * GiB) })]);
+
+    // Unpublish and republish on the same node: same bytes.
+    await cluster.unpublish('node01', volume.volume_id, 'raw');
+    expect(await mountCount(target)).toBe(0);
+    await cluster.publish('node01', volume.volume_id, 'raw', cap);
+    expect((await readAt(target, offset, pattern.length)).equals(pattern)).toBe(true);
+
+    // Move to node02.
+    await cluster.detach('node01', volume.volume_id, 'raw');
+    expect(await mountCount(target)).toBe(0);
+    await expect(stat(cluster.deviceLink('node01', volume.volume_id))).rejects.toMatchObject({ code: 'ENOENT' });
+    const target2 = await cluster.attach('node02', volume.volume_id, 'raw', cap);
+    expect((await stat(target2)).isBlockDevice()).toBe(true);
+    expect((await call(cluster.controller, 'ControllerGetVolume', { volume_id: volume.volume_id })).status?.published_node_ids).toEqual([cluster.nodeId('node02')]);
+    expect((await readAt(target2, offset, pattern.length)).equals(pattern)).toBe(true);
+    expect((await readAt(target2, tailOffset, tail.length)).equals(tail)).toBe(true);
+
+    // Written on node02, read back on node01 after moving back.
+    const second = randomBytes(1 * MiB);
+    await writeAt(target2, 0, second);
+    await cluster.detach('node02', volume.volume_id, 'raw');
+    const back = await cluster.attach('node01', volume.volume_id, 'raw', cap);
+    expect((await readAt(back, 0, second.length)).equals(second)).toBe(true);
+    expect((await readAt(back, offset, pattern.length)).equals(pattern)).toBe(true);
+    expect(await cluster.mkfsRuns('node01')).toHaveLength(0);
+    expect(await cluster.mkfsRuns('node02')).toHaveLength(0);
+  });
+});
