@@ -13,6 +13,8 @@ export interface DriverProcess {
   readonly child: ChildProcess;
   /** Everything the process wrote so far (stdout and stderr). */
   output(): string;
+  /** Resolves once the output contains `text` (log lines arrive through a pipe, after the answer they belong to). */
+  waitForOutput(text: string, timeoutMs?: number): Promise<void>;
   /** Resolves with the exit code (or signal name) once the process ends. */
   exited: Promise<number | string>;
   stop(): Promise<number | string>;
@@ -44,6 +46,13 @@ export async function startDriver(args: readonly string[] = [], env: Record<stri
     dir,
     child,
     output: () => output,
+    waitForOutput: async (text: string, timeoutMs = 5_000) => {
+      const until = Date.now() + timeoutMs;
+      while (!output.includes(text)) {
+        if (Date.now() > until) throw new Error(`the driver did not log "${text}" within ${timeoutMs} ms:\n${output.slice(-5_000)}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
     exited,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');

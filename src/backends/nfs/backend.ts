@@ -1,18 +1,12 @@
+import { ComposedBackend } from '../composed-backend.js';
 import { errorMessage } from '../../errors.js';
 import type { NodeConfig } from '../../config/node.js';
 import type { Logger } from '../../util/log.js';
 import type {
   Backend,
-  CapacityRange,
-  CapacityRecord,
   Capability,
-  CreateVolumeInput,
-  ExpandResult,
   NodeSource,
   OpContext,
-  PublishInput,
-  SnapshotRecord,
-  VolumeRecord,
 } from '../backend.js';
 import { defaultWorkDir, type NfsBackendConfig } from './config.js';
 import { Jobs } from './jobs.js';
@@ -36,15 +30,15 @@ export function createNfsBackend(config: NfsBackendConfig, _node: NodeConfig, lo
  * id carries everything a later call needs, so the controller keeps no state of its own. The constructor touches
  * nothing: the export is mounted on first use.
  */
-export class NfsBackend implements Backend {
+export class NfsBackend extends ComposedBackend implements Backend {
   readonly name: string;
   readonly type = 'nfs' as const;
   readonly parameterKeys = NFS_PARAMETER_KEYS;
   private readonly mounts: ShareMounts;
   private readonly jobs: Jobs;
-  private readonly provisioner: Provisioner;
-  private readonly publisher: Publisher;
-  private readonly snapshotter: Snapshotter;
+  protected readonly volumes: Provisioner;
+  protected readonly publishing: Publisher;
+  protected readonly snapshots: Snapshotter;
   private readonly home: ShareRef;
   private registerRetry: NodeJS.Timeout | undefined;
 
@@ -52,6 +46,7 @@ export class NfsBackend implements Backend {
     private readonly config: NfsBackendConfig,
     private readonly log: Logger,
   ) {
+    super();
     this.name = config.name;
     this.home = { server: config.server, share: config.share };
     const timeouts = {
@@ -62,59 +57,15 @@ export class NfsBackend implements Backend {
     this.mounts = new ShareMounts(config.workDir ?? defaultWorkDir(config.name), config.mountOptions, timeouts, log);
     const fs = new ShareFs(this.mounts);
     this.jobs = new Jobs(log);
-    this.provisioner = new Provisioner(fs, this.jobs, { ...this.home, onDelete: config.onDelete, mountPermissions: config.mountPermissions });
-    this.publisher = new Publisher(fs, this.home);
-    this.snapshotter = new Snapshotter(fs, this.jobs, this.provisioner);
+    this.volumes = new Provisioner(fs, this.jobs, { ...this.home, onDelete: config.onDelete, mountPermissions: config.mountPermissions });
+    this.publishing = new Publisher(fs, this.home);
+    this.snapshots = new Snapshotter(fs, this.jobs, this.volumes);
   }
 
   /** Directories on a shared export: any access mode, many writers on many nodes included. No raw block. */
   supports(capability: Capability): boolean {
     // The fs_type is not ours to choose (a provisioner's --default-fstype may set one): the export is what it is.
     return capability.accessType === 'mount';
-  }
-
-  createVolume(input: CreateVolumeInput, ctx: OpContext): Promise<VolumeRecord> {
-    return this.provisioner.createVolume(input, ctx);
-  }
-
-  deleteVolume(id: string, ctx: OpContext): Promise<void> {
-    return this.provisioner.deleteVolume(id, ctx);
-  }
-
-  getVolume(id: string, ctx: OpContext): Promise<VolumeRecord> {
-    return this.provisioner.getVolume(id, ctx);
-  }
-
-  listVolumes(ctx: OpContext): Promise<VolumeRecord[]> {
-    return this.provisioner.listVolumes(ctx);
-  }
-
-  expandVolume(id: string, capacity: CapacityRange, ctx: OpContext): Promise<ExpandResult> {
-    return this.provisioner.expandVolume(id, capacity, ctx);
-  }
-
-  getCapacity(parameters: Readonly<Record<string, string>>, ctx: OpContext): Promise<CapacityRecord> {
-    return this.provisioner.getCapacity(parameters, ctx);
-  }
-
-  publishVolume(input: PublishInput, ctx: OpContext): Promise<Record<string, string>> {
-    return this.publisher.publish(input, ctx);
-  }
-
-  unpublishVolume(volumeId: string, nodeId: string, ctx: OpContext): Promise<void> {
-    return this.publisher.unpublish(volumeId, nodeId, ctx);
-  }
-
-  createSnapshot(name: string, sourceVolumeId: string, ctx: OpContext): Promise<SnapshotRecord> {
-    return this.snapshotter.create(name, sourceVolumeId, ctx);
-  }
-
-  deleteSnapshot(id: string, ctx: OpContext): Promise<void> {
-    return this.snapshotter.delete(id, ctx);
-  }
-
-  listSnapshots(ctx: OpContext): Promise<SnapshotRecord[]> {
-    return this.snapshotter.list(ctx);
   }
 
   /** The volume's directory of its export, mounted with the backend's options under its timeouts. */
@@ -145,7 +96,7 @@ export class NfsBackend implements Backend {
       this.registerRetry = undefined;
     }
     try {
-      await this.publisher.registerNode(nodeId, ctx);
+      await this.publishing.registerNode(nodeId, ctx);
     } catch (err) {
       ctx.log.warn({ nodeId, err: errorMessage(err), retryInMs: REGISTER_RETRY_MS }, 'could not register the node with the export; trying again later');
       this.registerRetry = setTimeout(() => {

@@ -1,3 +1,4 @@
+import { ComposedBackend } from '../composed-backend.js';
 import { access, constants, readFile } from 'node:fs/promises';
 import { DomainError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../util/log.js';
@@ -6,16 +7,9 @@ import { exec } from '../../util/exec.js';
 import type {
   Backend,
   BackendHooks,
-  CapacityRange,
-  CapacityRecord,
   Capability,
-  CreateVolumeInput,
-  ExpandResult,
   NodeSource,
   OpContext,
-  PublishInput,
-  SnapshotRecord,
-  VolumeRecord,
 } from '../backend.js';
 import { Catalog, topologyOf } from './catalog.js';
 import { PowerFlexClient } from './client.js';
@@ -57,15 +51,15 @@ export async function createPowerFlexBackend(config: PowerFlexBackendConfig, nod
  * read at every login (a rotated Secret is picked up) and the CA file at the first request. `log` is expected to be
  * bound to the backend already (the factory does it).
  */
-export class PowerFlexBackend implements Backend {
+export class PowerFlexBackend extends ComposedBackend implements Backend {
   readonly name: string;
   readonly type = 'powerflex' as const;
   readonly client: PowerFlexClient;
   readonly parameterKeys = POWERFLEX_PARAMETER_KEYS;
   private resolved: PowerFlexTarget | undefined;
-  private readonly provisioner: Provisioner;
-  private readonly publisher: Publisher;
-  private readonly snapshotter: Snapshotter;
+  protected readonly volumes: Provisioner;
+  protected readonly publishing: Publisher;
+  protected readonly snapshots: Snapshotter;
 
   constructor(
     private readonly config: PowerFlexBackendConfig,
@@ -73,6 +67,7 @@ export class PowerFlexBackend implements Backend {
     log: Logger,
     hooks: BackendHooks = {},
   ) {
+    super();
     this.name = config.name;
     this.client = new PowerFlexClient({
       endpoint: config.endpoint,
@@ -84,20 +79,20 @@ export class PowerFlexBackend implements Backend {
     });
     const catalog = new Catalog(this.client);
     const system = (ctx: OpContext): Promise<System> => this.system(ctx);
-    this.provisioner = new Provisioner({
+    this.volumes = new Provisioner({
       client: this.client,
       catalog,
       system,
       defaults: { storagePool: config.storagePool, protectionDomain: config.protectionDomain, thinOrThick: config.thinOrThick },
     });
-    this.publisher = new Publisher(this.client, catalog, {
+    this.publishing = new Publisher(this.client, catalog, {
       maxVolumesPerNode: config.maxVolumesPerNode,
       defaultPreemption: config.preemption,
       confirmWindowMs: Math.round(config.preemptionConfirmSeconds * 1000),
       recorder: hooks.recorder,
       liveness: hooks.liveness,
     });
-    this.snapshotter = new Snapshotter(this.client, catalog, system);
+    this.snapshots = new Snapshotter(this.client, catalog, system);
   }
 
   /**
@@ -107,50 +102,6 @@ export class PowerFlexBackend implements Backend {
   supports(capability: Capability): boolean {
     if (capability.accessType === 'block') return true;
     return capability.accessMode !== 'MULTI_NODE_MULTI_WRITER' && capability.accessMode !== 'MULTI_NODE_SINGLE_WRITER';
-  }
-
-  createVolume(input: CreateVolumeInput, ctx: OpContext): Promise<VolumeRecord> {
-    return this.provisioner.createVolume(input, ctx);
-  }
-
-  deleteVolume(id: string, ctx: OpContext): Promise<void> {
-    return this.provisioner.deleteVolume(id, ctx);
-  }
-
-  getVolume(id: string, ctx: OpContext): Promise<VolumeRecord> {
-    return this.provisioner.getVolume(id, ctx);
-  }
-
-  listVolumes(ctx: OpContext): Promise<VolumeRecord[]> {
-    return this.provisioner.listVolumes(ctx);
-  }
-
-  expandVolume(id: string, capacity: CapacityRange, ctx: OpContext): Promise<ExpandResult> {
-    return this.provisioner.expandVolume(id, capacity, ctx);
-  }
-
-  getCapacity(parameters: Readonly<Record<string, string>>, ctx: OpContext): Promise<CapacityRecord> {
-    return this.provisioner.getCapacity(parameters, ctx);
-  }
-
-  publishVolume(input: PublishInput, ctx: OpContext): Promise<Record<string, string>> {
-    return this.publisher.publish(input, ctx);
-  }
-
-  unpublishVolume(volumeId: string, nodeId: string, ctx: OpContext): Promise<void> {
-    return this.publisher.unpublish(volumeId, nodeId, ctx);
-  }
-
-  createSnapshot(name: string, sourceVolumeId: string, ctx: OpContext): Promise<SnapshotRecord> {
-    return this.snapshotter.create(name, sourceVolumeId, ctx);
-  }
-
-  deleteSnapshot(id: string, ctx: OpContext): Promise<void> {
-    return this.snapshotter.delete(id, ctx);
-  }
-
-  listSnapshots(ctx: OpContext): Promise<SnapshotRecord[]> {
-    return this.snapshotter.list(ctx);
   }
 
   /** The SDC shows a mapped volume as `<deviceDir>/emc-vol-<systemId>-<volumeId>`, after a moment. */

@@ -66,7 +66,7 @@ describe('ferry driver --mode all', () => {
       c.close();
     }
     // The wrapper logged who answered what; an unoffered method is not an error worth a warning.
-    expect(driver.output()).toContain('"method":"CreateVolume"');
+    await driver.waitForOutput('"method":"CreateVolume"');
   });
 });
 

@@ -70,7 +70,7 @@ describe('Probe', () => {
       const probe = await call(c.identity, 'Probe', {}, 2_000);
       expect(probe.ready?.value).toBe(false);
       expect(Date.now() - started).toBeLessThan(2_000);
-      expect(driver.output()).toContain('not ready');
+      await driver.waitForOutput('not ready');
     } finally {
       c.close();
       await driver.stop();

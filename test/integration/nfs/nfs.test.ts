@@ -1,4 +1,5 @@
 import { status } from '@grpc/grpc-js';
+import { waitUntil } from '../../helpers/eventually.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -378,7 +379,7 @@ describe('NFS backend', () => {
     await unpublishAndUnstage(ca, volumeId, paths);
     expect(mountsOf(nodeA, path.dirname(paths.staging))).toEqual([]);
     expect(existsSync(paths.target)).toBe(false);
-    expect(nodeA.output()).toContain('stale share mount');
+    await waitUntil(() => nodeA.output().includes('stale share mount'), 'the stale-mount log line');
     await call(cc.controller, 'DeleteVolume', { volume_id: volumeId });
   });
 
@@ -428,7 +429,7 @@ describe('the controller’s own mount of the export', () => {
     }
     const output = second.output();
     expect(await second.stop()).toBe(0);
-    expect(second.output()).toContain('unmounting share');
+    await waitUntil(() => second.output().includes('unmounting share'), 'the unmount log line');
     expect(output).not.toContain('"level":50');
   });
 });

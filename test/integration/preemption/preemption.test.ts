@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { VolumeCapability } from '../../../src/gen/csi/v1/VolumeCapability.js';
 import { BlockCluster, grpcError, mountCapability, mountCount, type NodeName } from '../../helpers/block-cluster.js';
 import { call } from '../../helpers/csi-client.js';
+import { waitUntil } from '../../helpers/eventually.js';
 import { exec } from '../../../src/util/exec.js';
 
 /**
@@ -77,7 +78,7 @@ describe('safe (the default)', () => {
       await publish(taken.id, 'node02', ext4, taken.context);
       expect(await publishedTo(taken.id)).toEqual([cluster.nodeId('node02')]);
       expect(await publishedTo(kept.id)).toEqual([cluster.nodeId('node01')]);
-      expect(cluster.logs('controller')).toContain('volume taken over from a node that is gone');
+      await waitUntil(() => cluster.logs('controller').includes('volume taken over from a node that is gone'), 'the take-over log line');
 
       // The new node reads what the old one wrote.
       await cluster.stage('node02', taken.id, 'taken', ext4);
@@ -147,7 +148,7 @@ describe('never and force', () => {
     await cluster.controllerPublish(vol.id, 'node01', ext4);
     await publish(vol.id, 'node02', ext4, vol.context);
     expect(await publishedTo(vol.id)).toEqual([cluster.nodeId('node02')]);
-    expect(cluster.logs('controller')).toContain('WITHOUT evidence that the holder is gone');
+    await waitUntil(() => cluster.logs('controller').includes('WITHOUT evidence that the holder is gone'), 'the force warning');
   });
 
   it('rejects an unknown policy at CreateVolume', async () => {
