@@ -17,7 +17,7 @@ export interface IdentityOptions {
 }
 
 /** Answers false instead of hanging: a Probe must never outlive its caller's deadline. */
-const PROBE_MARGIN_MS = 250;
+const PROBE_MARGIN_MS = 500;
 
 export class IdentityService implements ServiceImpl<IdentityHandlers> {
   constructor(private readonly options: IdentityOptions) {}
