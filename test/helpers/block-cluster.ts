@@ -3,6 +3,7 @@ import { constants as fsConstants } from 'node:fs';
 import { access, chmod, mkdir, mkdtemp, open, readFile, readdir, realpath, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { afterAll, afterEach, beforeAll } from '@jest/globals';
 import { exec } from '../../src/util/exec.js';
 import type { ControllerClient } from '../../src/gen/csi/v1/Controller.js';
 import type { NodeClient } from '../../src/gen/csi/v1/Node.js';
@@ -11,7 +12,7 @@ import type { Snapshot__Output } from '../../src/gen/csi/v1/Snapshot.js';
 import type { VolumeCapability } from '../../src/gen/csi/v1/VolumeCapability.js';
 import { call, csiClients, type CsiClients } from './csi-client.js';
 import { startDriver, type DriverProcess } from './driver-process.js';
-import { startPool, type PoolProcess } from './pool.js';
+import { cleanupAllPools, powerFlexBackendYaml, startPool, type PoolProcess } from './pool.js';
 
 /**
  * A small block "cluster" on this machine, everything real: one `ferry pool` with two hosts (node01, node02, fixed
@@ -329,16 +330,7 @@ export class BlockCluster {
     let cluster: BlockCluster | undefined;
     try {
       pool = await startPool({ hosts: NODE_NAMES.map((name) => ({ name, guid: NODE_GUIDS[name] })), logLevel: 'info' });
-      const backend = [
-        'backends:',
-        '  - name: pool',
-        '    type: powerflex',
-        `    endpoint: ${pool.url}`,
-        `    username: ${pool.username}`,
-        `    password: ${pool.password}`,
-        '    storagePool: pool1',
-        '    requestTimeoutSeconds: 20',
-      ];
+      const backend = powerFlexBackendYaml(pool, ['requestTimeoutSeconds: 20']);
       const controllerConfig = path.join(root, 'controller.yaml');
       await writeFile(controllerConfig, [...backend, ''].join('\n'));
       const reals = new Map<string, string>();
@@ -719,4 +711,23 @@ export class BlockCluster {
     else problems.push(`left ${this.root} in place: still mounted: ${left.join(', ')}`);
     if (problems.length > 0) throw new Error(`block cluster cleanup:\n${problems.join('\n')}`);
   }
+}
+
+/**
+ * One cluster for a test file: started before the first test, its volumes released after each, everything torn
+ * down after the last (pools included, even when a start failed half-way). `onStart` receives the cluster.
+ */
+export function useBlockCluster(prefix: string, onStart: (cluster: BlockCluster) => void): void {
+  let cluster: BlockCluster | undefined;
+  beforeAll(async () => {
+    cluster = await BlockCluster.start({ prefix });
+    onStart(cluster);
+  }, 60_000);
+  afterEach(async () => {
+    await cluster?.releaseVolumes();
+  });
+  afterAll(async () => {
+    await cluster?.cleanup();
+    await cleanupAllPools();
+  });
 }

@@ -274,3 +274,17 @@ export async function startPool(options: PoolStartOptions = {}): Promise<PoolPro
   }
   return handle;
 }
+
+/** The `backends:` part of a driver config for one PowerFlex backend named `pool` on this pool, plus `extra` keys. */
+export function powerFlexBackendYaml(pool: Pick<PoolProcess, 'url' | 'username' | 'password'>, extra: readonly string[] = []): string[] {
+  return [
+    'backends:',
+    '  - name: pool',
+    '    type: powerflex',
+    `    endpoint: ${pool.url}`,
+    `    username: ${pool.username}`,
+    `    password: ${pool.password}`,
+    '    storagePool: pool1',
+    ...extra.map((line) => `    ${line}`),
+  ];
+}

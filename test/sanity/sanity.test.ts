@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startDriver } from '../helpers/driver-process.js';
-import { cleanupAllPools, startPool, type PoolProcess } from '../helpers/pool.js';
+import { cleanupAllPools, powerFlexBackendYaml, startPool, type PoolProcess } from '../helpers/pool.js';
 import { expectSanityPasses } from '../helpers/sanity-runner.js';
 import { csiSanityBinary } from '../helpers/tools.js';
 
@@ -46,14 +46,7 @@ describe('csi-sanity', () => {
     writeFileSync(
       config,
       [
-        'backends:',
-        '  - name: pool',
-        '    type: powerflex',
-        `    endpoint: ${pool.url}`,
-        `    username: ${pool.username}`,
-        `    password: ${pool.password}`,
-        '    storagePool: pool1',
-        '    maxVolumesPerNode: 4',
+        ...powerFlexBackendYaml(pool, ['maxVolumesPerNode: 4']),
         'node:',
         `  sdcGuid: ${NODE_GUID}`,
         `  deviceDir: ${path.join(pool.dataDir, 'hosts', NODE_GUID, 'by-id')}`,

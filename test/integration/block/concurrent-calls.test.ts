@@ -1,7 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import { call } from '../../helpers/csi-client.js';
-import { BlockCluster, filesystemUuid, mountCapability, mountCount } from '../../helpers/block-cluster.js';
-import { cleanupAllPools } from '../../helpers/pool.js';
+import type { BlockCluster } from '../../helpers/block-cluster.js';
+import { useBlockCluster, filesystemUuid, mountCapability, mountCount } from '../../helpers/block-cluster.js';
 
 /**
  * Issue 4, must-show 2: two calls at once on one volume. The second waits for the first's in-flight key and then
@@ -9,18 +9,7 @@ import { cleanupAllPools } from '../../helpers/pool.js';
  */
 let cluster: BlockCluster;
 
-beforeAll(async () => {
-  cluster = await BlockCluster.start({ prefix: 'ferry-block-concurrent-' });
-}, 60_000);
-
-afterEach(async () => {
-  await cluster?.releaseVolumes();
-});
-
-afterAll(async () => {
-  await cluster?.cleanup();
-  await cleanupAllPools();
-});
+useBlockCluster('ferry-block-concurrent-', (started) => (cluster = started));
 
 describe('two concurrent calls on one volume', () => {
   it.each(['ext4', 'xfs'] as const)('two NodeStage at once (%s) both succeed; the blank device is formatted once and mounted once', async (fsType) => {

@@ -1,8 +1,10 @@
 import { status } from '@grpc/grpc-js';
 import { stat, statfs } from 'node:fs/promises';
 import { call } from '../../helpers/csi-client.js';
+import type {
+  BlockCluster} from '../../helpers/block-cluster.js';
 import {
-  BlockCluster,
+  useBlockCluster,
   GiB,
   MiB,
   blockCapability,
@@ -15,7 +17,6 @@ import {
   writeRandomFile,
   type NodeName,
 } from '../../helpers/block-cluster.js';
-import { cleanupAllPools } from '../../helpers/pool.js';
 import type { VolumeCapability } from '../../../src/gen/csi/v1/VolumeCapability.js';
 
 /**
@@ -33,18 +34,7 @@ import type { VolumeCapability } from '../../../src/gen/csi/v1/VolumeCapability.
 let cluster: BlockCluster;
 const NODE: NodeName = 'node01';
 
-beforeAll(async () => {
-  cluster = await BlockCluster.start({ prefix: 'ferry-block-crash-' });
-}, 60_000);
-
-afterEach(async () => {
-  await cluster?.releaseVolumes();
-});
-
-afterAll(async () => {
-  await cluster?.cleanup();
-  await cleanupAllPools();
-});
+useBlockCluster('ferry-block-crash-', (started) => (cluster = started));
 
 interface Walk {
   /** kills.log lines of the kills that fired, in order. */

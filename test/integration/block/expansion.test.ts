@@ -1,8 +1,8 @@
 import { status } from '@grpc/grpc-js';
 import { readFile, statfs } from 'node:fs/promises';
 import { call } from '../../helpers/csi-client.js';
-import { BlockCluster, GiB, MiB, grpcError, mountCapability, mountCount, sha256File, writeRandomFile, type NodeName } from '../../helpers/block-cluster.js';
-import { cleanupAllPools } from '../../helpers/pool.js';
+import type { BlockCluster } from '../../helpers/block-cluster.js';
+import { useBlockCluster, GiB, MiB, grpcError, mountCapability, mountCount, sha256File, writeRandomFile, type NodeName } from '../../helpers/block-cluster.js';
 
 /**
  * Issue 4, must-show 3: expansion with the data's checksum before and after.
@@ -15,18 +15,7 @@ import { cleanupAllPools } from '../../helpers/pool.js';
 const DATA_BYTES = 50 * MiB;
 let cluster: BlockCluster;
 
-beforeAll(async () => {
-  cluster = await BlockCluster.start({ prefix: 'ferry-block-expand-' });
-}, 60_000);
-
-afterEach(async () => {
-  await cluster?.releaseVolumes();
-});
-
-afterAll(async () => {
-  await cluster?.cleanup();
-  await cleanupAllPools();
-});
+useBlockCluster('ferry-block-expand-', (started) => (cluster = started));
 
 async function filesystemBytes(p: string): Promise<bigint> {
   const st = await statfs(p, { bigint: true });

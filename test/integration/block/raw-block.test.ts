@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { call } from '../../helpers/csi-client.js';
-import { BlockCluster, GiB, MiB, blockCapability, mountCount, readAt, writeAt } from '../../helpers/block-cluster.js';
-import { cleanupAllPools } from '../../helpers/pool.js';
+import type { BlockCluster } from '../../helpers/block-cluster.js';
+import { useBlockCluster, GiB, MiB, blockCapability, mountCount, readAt, writeAt } from '../../helpers/block-cluster.js';
 
 /**
  * Issue 4, must-show 4: a raw block volume published to a target file (the device node bound onto it). A pattern
@@ -11,18 +11,7 @@ import { cleanupAllPools } from '../../helpers/pool.js';
  */
 let cluster: BlockCluster;
 
-beforeAll(async () => {
-  cluster = await BlockCluster.start({ prefix: 'ferry-block-raw-' });
-}, 60_000);
-
-afterEach(async () => {
-  await cluster?.releaseVolumes();
-});
-
-afterAll(async () => {
-  await cluster?.cleanup();
-  await cleanupAllPools();
-});
+useBlockCluster('ferry-block-raw-', (started) => (cluster = started));
 
 describe('raw block volumes', () => {
   it('a pattern written through the publish target reads back, on this node and after moving to the other node', async () => {

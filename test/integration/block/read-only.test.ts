@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { call } from '../../helpers/csi-client.js';
-import { BlockCluster, MiB, NODE_NAMES, mountCapability, mountsAt, sha256File, writeRandomFile, type NodeName } from '../../helpers/block-cluster.js';
-import { cleanupAllPools } from '../../helpers/pool.js';
+import type { BlockCluster } from '../../helpers/block-cluster.js';
+import { useBlockCluster, MiB, NODE_NAMES, mountCapability, mountsAt, sha256File, writeRandomFile, type NodeName } from '../../helpers/block-cluster.js';
 
 /**
  * Read-only publishes (issue 4, must-show 1 goes on from "MULTI_NODE_READER_ONLY publishes to both"): a volume with
@@ -11,18 +11,7 @@ import { cleanupAllPools } from '../../helpers/pool.js';
  */
 let cluster: BlockCluster;
 
-beforeAll(async () => {
-  cluster = await BlockCluster.start({ prefix: 'ferry-block-ro-' });
-}, 60_000);
-
-afterEach(async () => {
-  await cluster?.releaseVolumes();
-});
-
-afterAll(async () => {
-  await cluster?.cleanup();
-  await cleanupAllPools();
-});
+useBlockCluster('ferry-block-ro-', (started) => (cluster = started));
 
 /** A volume holding 4 MiB of data, written through node01 and let go again; answers its id and the data's sha256. */
 async function populated(name: string, fsType: 'ext4' | 'xfs'): Promise<{ volumeId: string; sum: string }> {

@@ -1,8 +1,8 @@
 import { status } from '@grpc/grpc-js';
 import { stat } from 'node:fs/promises';
 import { call } from '../../helpers/csi-client.js';
-import { BlockCluster, GiB, blockCapability, grpcError, mountCapability, mountCount, writeRandomFile, sha256File } from '../../helpers/block-cluster.js';
-import { cleanupAllPools } from '../../helpers/pool.js';
+import type { BlockCluster } from '../../helpers/block-cluster.js';
+import { useBlockCluster, GiB, blockCapability, grpcError, mountCapability, mountCount, writeRandomFile, sha256File } from '../../helpers/block-cluster.js';
 
 /**
  * Issue 4, must-show 1: every Controller and Node call, repeated, answers the same and changes nothing; and the
@@ -12,18 +12,7 @@ import { cleanupAllPools } from '../../helpers/pool.js';
 const REPEAT = 3;
 let cluster: BlockCluster;
 
-beforeAll(async () => {
-  cluster = await BlockCluster.start({ prefix: 'ferry-block-repeat-' });
-}, 60_000);
-
-afterEach(async () => {
-  await cluster?.releaseVolumes();
-});
-
-afterAll(async () => {
-  await cluster?.cleanup();
-  await cleanupAllPools();
-});
+useBlockCluster('ferry-block-repeat-', (started) => (cluster = started));
 
 async function repeat<T>(times: number, fn: () => Promise<T>): Promise<T[]> {
   const answers: T[] = [];

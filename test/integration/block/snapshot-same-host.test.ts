@@ -1,8 +1,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { exec } from '../../../src/util/exec.js';
 import { call } from '../../helpers/csi-client.js';
-import { BlockCluster, GiB, MiB, filesystemUuid, mountCapability, mountsAt, sha256File, writeRandomFile } from '../../helpers/block-cluster.js';
-import { cleanupAllPools } from '../../helpers/pool.js';
+import type { BlockCluster } from '../../helpers/block-cluster.js';
+import { useBlockCluster, GiB, MiB, filesystemUuid, mountCapability, mountsAt, sha256File, writeRandomFile } from '../../helpers/block-cluster.js';
 
 /**
  * Issue 4, must-show 5: an xfs snapshot restored and mounted on the same host as its source. The restored volume
@@ -12,18 +12,7 @@ import { cleanupAllPools } from '../../helpers/pool.js';
  */
 let cluster: BlockCluster;
 
-beforeAll(async () => {
-  cluster = await BlockCluster.start({ prefix: 'ferry-block-snap-' });
-}, 60_000);
-
-afterEach(async () => {
-  await cluster?.releaseVolumes();
-});
-
-afterAll(async () => {
-  await cluster?.cleanup();
-  await cleanupAllPools();
-});
+useBlockCluster('ferry-block-snap-', (started) => (cluster = started));
 
 /**
  * The snapshot (a copy of the volume's file, taken by the pool) of a mounted filesystem is as consistent as a crash;

@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { call } from '../../helpers/csi-client.js';
+import type {
+  BlockCluster} from '../../helpers/block-cluster.js';
 import {
-  BlockCluster,
+  useBlockCluster,
   GiB,
   MiB,
   blockCapability,
@@ -16,7 +18,6 @@ import {
   writeRandomFile,
   type NodeName,
 } from '../../helpers/block-cluster.js';
-import { cleanupAllPools } from '../../helpers/pool.js';
 
 /**
  * Issue 4, must-show 7: the node plugin's clean-up at start. While node01's plugin is down, the controller takes
@@ -26,18 +27,7 @@ import { cleanupAllPools } from '../../helpers/pool.js';
  */
 let cluster: BlockCluster;
 
-beforeAll(async () => {
-  cluster = await BlockCluster.start({ prefix: 'ferry-block-stale-' });
-}, 60_000);
-
-afterEach(async () => {
-  await cluster?.releaseVolumes();
-});
-
-afterAll(async () => {
-  await cluster?.cleanup();
-  await cleanupAllPools();
-});
+useBlockCluster('ferry-block-stale-', (started) => (cluster = started));
 
 /** The volume ids a node plugin has records of (its state dir), read as the files are: JSON with a volumeId. */
 async function recordedVolumes(name: NodeName): Promise<string[]> {

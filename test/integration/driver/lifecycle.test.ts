@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { call, codeOf, csiClients } from '../../helpers/csi-client.js';
 import { startDriver } from '../../helpers/driver-process.js';
-import { cleanupAllPools, startPool, type PoolProcess } from '../../helpers/pool.js';
+import { cleanupAllPools, powerFlexBackendYaml, startPool, type PoolProcess } from '../../helpers/pool.js';
 
 /**
  * The driver's life cycle against a real `ferry pool` backend: Probe follows the backend's health and never
@@ -19,17 +19,7 @@ beforeAll(async () => {
   configFile = path.join(tmp, 'ferry.yaml');
   writeFileSync(
     configFile,
-    [
-      'backends:',
-      '  - name: pool',
-      '    type: powerflex',
-      `    endpoint: ${pool.url}`,
-      `    username: ${pool.username}`,
-      `    password: ${pool.password}`,
-      '    storagePool: pool1',
-      '    requestTimeoutSeconds: 5',
-      '',
-    ].join('\n'),
+    [...powerFlexBackendYaml(pool, ['requestTimeoutSeconds: 5']), ''].join('\n'),
   );
 });
 
