@@ -23,6 +23,16 @@ function driverCommand(): Command {
     .addOption(
       new Option('--shutdown-grace-seconds <seconds>', 'how long calls in flight may run on after SIGTERM').env('FERRY_SHUTDOWN_GRACE_SECONDS').default('25'),
     )
+    .addOption(new Option('--kubernetes <mode>', 'talk to the Kubernetes API: auto (in a pod or with --kubeconfig), on, off').env('FERRY_KUBERNETES').default('auto'))
+    .addOption(new Option('--kubeconfig <file>', 'kubeconfig file (default: the pod\'s service account)').env('FERRY_KUBECONFIG'))
+    .addOption(new Option('--namespace <namespace>', 'namespace of the heartbeat and leader-election Leases').env('POD_NAMESPACE').default('kube-system'))
+    .addOption(new Option('--node-name <name>', 'the Kubernetes Node this node plugin runs on').env('NODE_NAME'))
+    .addOption(new Option('--heartbeat-interval-seconds <s>', 'node plugin: how often it renews its heartbeat Lease').env('FERRY_HEARTBEAT_INTERVAL_SECONDS').default('2'))
+    .addOption(
+      new Option('--heartbeat-duration-seconds <s>', 'node plugin: how long a heartbeat stands; past it the node is suspect').env('FERRY_HEARTBEAT_DURATION_SECONDS').default('8'),
+    )
+    .addOption(new Option('--failover <mode>', 'controller: the failover controller: off, dry-run or on').env('FERRY_FAILOVER').default('off'))
+    .addOption(new Option('--failover-interval-seconds <s>', 'controller: how often the failover controller looks at the nodes').env('FERRY_FAILOVER_INTERVAL_SECONDS').default('2'))
     .action(async (flags: RawDriverFlags) => {
       await runDriver(validateDriverFlags(flags));
     });

@@ -1,4 +1,5 @@
 import type { BackendConfig } from '../config/schema.js';
+import type { StorageEvidence } from '../preemption/evidence.js';
 import type { NodeLivenessSource, PreemptionRecorder } from '../preemption/recorder.js';
 import type { Logger } from '../util/log.js';
 
@@ -151,6 +152,26 @@ export interface Backend {
   nodeTopology(ctx: OpContext): Promise<Record<string, string>>;
   /** Node side, optional: told this plugin's node id at NodeGetInfo, by backends that keep a register of their nodes (NFS). */
   registerNode?(nodeId: string, ctx: OpContext): Promise<void>;
+  /** Controller side, optional: whole-node evidence and fencing, for the failover controller (backends that can cut a host off). */
+  readonly nodeFencing?: NodeFencing;
+}
+
+/** What the storage system sees of one node: nothing (it has no client for it), or its client and the volumes it holds. */
+export type NodeStorageView =
+  | { known: false }
+  | {
+      known: true;
+      /** The client's connection, and whether any volume it holds did I/O over the confirmation window. */
+      evidence: StorageEvidence;
+      /** The volumes mapped to it, by this backend's local ids. */
+      volumes: string[];
+    };
+
+/** A storage system that can cut a node off: every mapping of the node's client removed, so it cannot write if it returns. */
+export interface NodeFencing {
+  observeNode(nodeId: string, ctx: OpContext): Promise<NodeStorageView>;
+  /** Removes every mapping the node's client holds; answers the volumes it took away (local ids). Idempotent. */
+  fenceNode(nodeId: string, ctx: OpContext): Promise<string[]>;
 }
 
 /** What the driver lends its backends: where preemption decisions are recorded, and what Kubernetes knows of nodes. */

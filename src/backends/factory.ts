@@ -1,8 +1,15 @@
 import type { BackendConfig, NodeConfig } from '../config/schema.js';
 import type { Logger } from '../util/log.js';
+import { formatScopedId } from '../csi/ids.js';
 import type { Backend, BackendHooks } from './backend.js';
 import { createNfsBackend } from './nfs/backend.js';
 import { createPowerFlexBackend } from './powerflex/backend.js';
+
+/** A backend records decisions by its own volume ids; the recorder (logs, Events on the PV) needs the CSI id. */
+function scopedHooks(hooks: BackendHooks, backend: string): BackendHooks {
+  const { recorder } = hooks;
+  return recorder ? { ...hooks, recorder: { record: (r) => recorder.record({ ...r, volumeId: formatScopedId(backend, r.volumeId) }) } } : hooks;
+}
 
 /** Builds the configured backends, in order (the first is the default for StorageClasses that name none). */
 export async function createBackends(configs: readonly BackendConfig[], node: NodeConfig, log: Logger, hooks: BackendHooks = {}): Promise<Backend[]> {
@@ -12,7 +19,7 @@ export async function createBackends(configs: readonly BackendConfig[], node: No
       const backendLog = log.child({ backend: config.name });
       switch (config.type) {
         case 'powerflex':
-          backends.push(await createPowerFlexBackend(config, node, backendLog, hooks));
+          backends.push(await createPowerFlexBackend(config, node, backendLog, scopedHooks(hooks, config.name)));
           break;
         case 'nfs':
           backends.push(await createNfsBackend(config, node, backendLog));

@@ -3,11 +3,13 @@ import type { LevelWithSilent } from 'pino';
 import { isLogLevel } from '../util/log.js';
 import { parseEndpoint, type Endpoint } from '../server/endpoint.js';
 import { parseHostPort } from '../server/metrics.js';
+import { validateKubeFlags, type KubeOptions, type RawKubeFlags } from './kube-options.js';
+import { UsageError } from './usage-error.js';
 
 export type DriverMode = 'controller' | 'node' | 'all';
 
 /** `ferry driver` flags as commander hands them over (strings), before validation. */
-export interface RawDriverFlags {
+export interface RawDriverFlags extends RawKubeFlags {
   endpoint: string;
   mode: string;
   nodeId?: string;
@@ -27,16 +29,14 @@ export interface DriverOptions {
   logLevel: LevelWithSilent;
   metricsAddress: string | undefined;
   shutdownGraceMs: number;
+  kube: KubeOptions;
 }
 
-/** A flag with a value that cannot work; the CLI exits with status 2. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+export { UsageError };
 
 const DRIVER_NAME = /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/;
 
-export function validateDriverFlags(flags: RawDriverFlags): DriverOptions {
+export function validateDriverFlags(flags: RawDriverFlags, env: NodeJS.ProcessEnv = process.env): DriverOptions {
   let endpoint: Endpoint;
   try {
     endpoint = parseEndpoint(flags.endpoint);
@@ -70,5 +70,6 @@ export function validateDriverFlags(flags: RawDriverFlags): DriverOptions {
     logLevel: flags.logLevel,
     metricsAddress: flags.metricsAddress,
     shutdownGraceMs: Math.round(grace * 1000),
+    kube: validateKubeFlags(flags, env),
   };
 }

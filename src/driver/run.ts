@@ -16,6 +16,7 @@ import { createLogger, type Logger } from '../util/log.js';
 import { VERSION } from '../version.js';
 import { resolveNodeId } from './node-identity.js';
 import type { DriverOptions } from './options.js';
+import { KubernetesParts } from './kubernetes.js';
 import { LoggingPreemptionRecorder } from './preemption-recorder.js';
 
 /** The composition root of `ferry driver`: the only place that builds real dependencies. */
@@ -31,6 +32,7 @@ async function buildServices(
   log: Logger,
   metrics: DriverMetrics,
   inflight: InflightKeys,
+  kube: KubernetesParts | undefined,
 ): Promise<Built> {
   let sweeper: StaleSweeper | undefined;
   const controllerOn = options.mode !== 'node';
@@ -38,7 +40,10 @@ async function buildServices(
   const services: CsiServices = {
     identity: new IdentityService({ driverName: options.driverName, version: VERSION, controller: controllerOn, backends: registry.all }),
   };
-  if (controllerOn) services.controller = registry.empty ? new ControllerInfoService() : new ControllerService(registry);
+  if (controllerOn) {
+    services.controller = registry.empty ? new ControllerInfoService() : new ControllerService(registry);
+    kube?.startFailover(registry.all, metrics);
+  }
   if (nodeOn) {
     const needsSdc = registry.all.some((b) => b.type === 'powerflex');
     const nodeId = await resolveNodeId(config.node, needsSdc, options.nodeId, log);
@@ -54,6 +59,11 @@ async function buildServices(
       services.node = new NodeService(nodeOptions, registry, volumes);
     }
     log.info({ nodeId }, 'node identity');
+    // A node with nothing to sweep is clean from the start.
+    const startedAt = new Date();
+    const nodeSweeper = sweeper;
+    const cleanState = nodeSweeper ? () => nodeSweeper.state() : () => ({ clean: true, cleanAt: startedAt });
+    await kube?.startHeartbeat(nodeId, cleanState);
   }
   return { services, sweeper };
 }
@@ -66,13 +76,17 @@ export async function runDriver(options: DriverOptions): Promise<void> {
   const config: FerryConfig = options.configFile ? await loadConfig(options.configFile) : configSchema.parse({});
   const log = createLogger(options.logLevel);
   const metrics = new DriverMetrics();
-  const backends = await createBackends(config.backends, config.node, log, { recorder: new LoggingPreemptionRecorder(log, metrics) });
+  const kube = KubernetesParts.create(options.kube, options.driverName, log);
+  const backends = await createBackends(config.backends, config.node, log, {
+    recorder: new LoggingPreemptionRecorder(log, metrics, kube?.events),
+    ...(kube ? { liveness: kube.liveness } : {}),
+  });
   let server: CsiServer | undefined;
   let sweeper: StaleSweeper | undefined;
   let metricsServer: HttpServer | undefined;
   try {
     const inflight = new InflightKeys(60_000, metrics);
-    const built = await buildServices(options, config, new BackendRegistry(backends), log, metrics, inflight);
+    const built = await buildServices(options, config, new BackendRegistry(backends), log, metrics, inflight, kube);
     sweeper = built.sweeper;
     const services = built.services;
     server = new CsiServer({ endpoint: options.endpoint, services, log, metrics, inflight, describe: { mode: options.mode, driver: options.driverName } });
@@ -83,6 +97,7 @@ export async function runDriver(options: DriverOptions): Promise<void> {
       log.info({ address: options.metricsAddress, port: served.port }, 'serving metrics');
     }
   } catch (err) {
+    await kube?.stop();
     await sweeper?.stop();
     await server?.stop(0).catch(() => undefined);
     await Promise.allSettled(backends.map((b) => b.close()));
@@ -98,6 +113,7 @@ export async function runDriver(options: DriverOptions): Promise<void> {
       log.info({ signal, graceMs: options.shutdownGraceMs }, 'shutting down: no new calls, finishing those in flight');
       void (async () => {
         await running.stop(options.shutdownGraceMs);
+        await kube?.stop();
         await sweeper?.stop();
         await new Promise<void>((done) => (metricsServer ? metricsServer.close(() => done()) : done()));
         await Promise.allSettled(backends.map((b) => b.close()));

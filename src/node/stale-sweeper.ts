@@ -20,6 +20,7 @@ export class StaleSweeper {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private clean: boolean | undefined;
+  private cleanAt: Date | undefined;
 
   constructor(
     private readonly volumes: NodeVolumes,
@@ -42,6 +43,11 @@ export class StaleSweeper {
     this.timer.unref();
   }
 
+  /** What the last sweep found, for the node's heartbeat: clean, and when a sweep last found it so. */
+  state(): { clean: boolean | undefined; cleanAt: Date | undefined } {
+    return { clean: this.clean, cleanAt: this.cleanAt };
+  }
+
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.running;
@@ -57,6 +63,7 @@ export class StaleSweeper {
       if (cleaned.length > 0) this.log.info({ volumes: cleaned }, 'cleaned up volumes no longer mapped to this node');
       if (clean && this.clean !== true) this.log.info('node is clean: nothing staged here is mapped elsewhere');
       this.clean = clean;
+      if (clean) this.cleanAt = new Date();
     } catch (err) {
       this.observer.staleSweep(0, false);
       this.clean = false;

@@ -56,6 +56,19 @@ export class DriverMetrics implements InflightObserver {
     registers: [this.registry],
   });
 
+  private readonly failoverActions = new Counter({
+    name: 'ferry_failover_actions_total',
+    help: 'Failover controller actions: fenced, would-fence (dry-run), pod-deleted, unfenced, refused (storage did not confirm), failed.',
+    labelNames: ['action'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly failoverLeader = new Gauge({
+    name: 'ferry_failover_leader',
+    help: '1 while this controller replica leads the failover controller.',
+    registers: [this.registry],
+  });
+
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'ferry_' });
   }
@@ -77,6 +90,14 @@ export class DriverMetrics implements InflightObserver {
   staleSweep(cleaned: number, clean: boolean): void {
     this.staleCleaned.inc(cleaned);
     this.nodeClean.set(clean ? 1 : 0);
+  }
+
+  failoverAction(action: string): void {
+    this.failoverActions.inc({ action });
+  }
+
+  failoverLeading(leading: boolean): void {
+    this.failoverLeader.set(leading ? 1 : 0);
   }
 
   onWait(seconds: number, outcome: 'acquired' | 'aborted'): void {

@@ -9,3 +9,14 @@ export async function waitUntil(check: () => boolean, what: string, timeoutMs = 
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/** Waits until the async `check` answers a value (not undefined); answers it. */
+export async function eventually<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -15,6 +15,7 @@ import { Catalog, topologyOf } from './catalog.js';
 import { PowerFlexClient } from './client.js';
 import { POWERFLEX_PARAMETER_KEYS } from './parameters.js';
 import { Provisioner } from './provisioner.js';
+import { PowerFlexNodeFencer } from './node-fencer.js';
 import { Publisher } from './publisher.js';
 import { Snapshotter } from './snapshotter.js';
 import { parseLocalId } from './volume-id.js';
@@ -60,6 +61,7 @@ export class PowerFlexBackend extends ComposedBackend implements Backend {
   protected readonly volumes: Provisioner;
   protected readonly publishing: Publisher;
   protected readonly snapshots: Snapshotter;
+  readonly nodeFencing: PowerFlexNodeFencer;
 
   constructor(
     private readonly config: PowerFlexBackendConfig,
@@ -93,6 +95,7 @@ export class PowerFlexBackend extends ComposedBackend implements Backend {
       liveness: hooks.liveness,
     });
     this.snapshots = new Snapshotter(this.client, catalog, system);
+    this.nodeFencing = new PowerFlexNodeFencer(this.client, system, Math.round(config.preemptionConfirmSeconds * 1000));
   }
 
   /**

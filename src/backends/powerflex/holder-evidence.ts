@@ -9,21 +9,23 @@ function ioCount(stats: VolumeStatistics): number {
 }
 
 /**
- * The storage side's evidence about a holder: its SDC's connection as the MDM sees it, and whether the volume does
+ * The storage side's evidence about a holder: its SDC's connection as the MDM sees it, and whether its volumes do
  * I/O over a confirmation window (Dell's pod monitor treats read + write operations > 0 as "I/O in progress"). The
- * first statistics read opens the window; only the second one counts.
+ * first statistics read opens the window; only the second one counts. A holder of no volumes does no I/O.
  */
 export async function gatherStorageEvidence(
   client: PowerFlexClient,
   holder: Sdc | undefined,
-  volumeId: string,
+  volumeIds: readonly string[],
   windowMs: number,
   ctx: OpContext,
 ): Promise<StorageEvidence> {
   const clientState = holder?.mdmConnectionState ?? 'Unknown';
   if (clientState !== 'Disconnected') return { clientState, ioDuringWindow: undefined };
-  await client.volumes.getVolumeStatistics(volumeId, { signal: ctx.signal });
+  const read = (): Promise<VolumeStatistics[]> =>
+    Promise.all(volumeIds.map((id) => client.volumes.getVolumeStatistics(id, { signal: ctx.signal })));
+  await read();
   await sleep(windowMs, undefined, { signal: ctx.signal });
-  const after = await client.volumes.getVolumeStatistics(volumeId, { signal: ctx.signal });
-  return { clientState, ioDuringWindow: ioCount(after) > 0 };
+  const after = await read();
+  return { clientState, ioDuringWindow: after.some((stats) => ioCount(stats) > 0) };
 }

@@ -104,7 +104,7 @@ export class Publisher {
       const evidence: HolderEvidence = {
         storage:
           mode === 'safe'
-            ? await gatherStorageEvidence(this.client, holderSdc, gatewayVolumeId, this.options.confirmWindowMs, ctx)
+            ? await gatherStorageEvidence(this.client, holderSdc, [gatewayVolumeId], this.options.confirmWindowMs, ctx)
             : { clientState: holderSdc?.mdmConnectionState ?? 'Unknown', ioDuringWindow: undefined },
         kubernetes: mode === 'safe' && this.options.liveness ? await this.options.liveness.observe(holderNodeId, ctx.signal) : { configured: false },
       };

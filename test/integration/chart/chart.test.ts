@@ -238,6 +238,32 @@ describe('the driver configuration the chart renders', () => {
   });
 });
 
+describe('the driver flags the chart renders', () => {
+  /** The ferry container's args of a workload, with the pod's paths and $(NODE_NAME) replaced by the test's. */
+  function renderedArgs(kind: 'Deployment' | 'DaemonSet', configFile: string, socket: string): string[] {
+    const workload = objects(template()).find((o) => o.kind === kind);
+    const spec = workload?.spec as { template: { spec: { containers: { name: string; args: string[] }[] } } } | undefined;
+    const args = spec?.template.spec.containers.find((c) => c.name === 'ferry')?.args ?? [];
+    expect(args[0]).toBe('driver');
+    return args.map((a) =>
+      a.startsWith('--endpoint=') ? `--endpoint=unix://${socket}` : a.startsWith('--config=') ? `--config=${configFile}` : a.replace('$(NODE_NAME)', 'node1'),
+    );
+  }
+
+  test.each(['Deployment', 'DaemonSet'] as const)('the %s\'s ferry args (failover, heartbeat, namespace) start the driver', (kind) => {
+    const configFile = path.join(tmp, `ferry-${kind}.yaml`);
+    writeFileSync(configFile, objects(template()).find((o) => o.kind === 'ConfigMap')?.data?.['ferry.yaml'] ?? '');
+    // An API server that is not there: the driver must still serve CSI (heartbeats and failover retry in the background).
+    const kubeconfig = path.join(tmp, 'unreachable.kubeconfig');
+    writeFileSync(kubeconfig, 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n');
+    const args = renderedArgs(kind, configFile, path.join(tmp, `${kind}.sock`));
+    expect(args).toEqual(expect.arrayContaining(kind === 'Deployment' ? ['--failover=on', '--namespace=kube-system'] : ['--node-name=node1', '--heartbeat-duration-seconds=8']));
+    const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist', 'cli.js'), ...args, '--kubeconfig', kubeconfig], { encoding: 'utf8', timeout: 4_000, killSignal: 'SIGTERM' });
+    expect(r.signal ?? r.status).toBe(0);
+    expect(r.stdout).toContain('"serving CSI"');
+  });
+});
+
 describe('values.schema.json', () => {
   test.each([
     ['a misspelt top-level key', 'controler:\n  replicas: 1\n', 'controler'],

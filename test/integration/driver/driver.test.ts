@@ -163,6 +163,12 @@ describe('start-up validation', () => {
     expect((await runCli(['driver', '--mode', 'sideways'])).code).toBe(2);
     expect((await runCli(['driver', '--endpoint', 'relative.sock'])).code).toBe(2);
     expect((await runCli(['driver', '--log-level', 'loud'])).code).toBe(2);
+    expect((await runCli(['driver', '--failover', 'maybe'])).code).toBe(2);
+    expect((await runCli(['driver', '--kubernetes', 'sometimes'])).code).toBe(2);
+    expect((await runCli(['driver', '--heartbeat-interval-seconds', '5', '--heartbeat-duration-seconds', '5'])).code).toBe(2);
+    const noApi = await runCli(['driver', '--failover', 'on', '--kubernetes', 'off']);
+    expect(noApi.code).toBe(2);
+    expect(noApi.output).toContain('--failover on needs the Kubernetes API');
     expect((await runCli(['--version'])).output.trim()).toBe(VERSION);
   });
 });

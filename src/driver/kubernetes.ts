@@ -1,0 +1,107 @@
+import os from 'node:os';
+import type { Backend } from '../backends/backend.js';
+import { FailoverController } from '../failover/failover-controller.js';
+import { ClientNodeKubeApi, loadKubeConfig } from '../kube/client-node-kube-api.js';
+import { PersistentVolumeEvents } from '../kube/event-recorder.js';
+import type { KubeApi } from '../kube/kube-api.js';
+import { LeaderElector } from '../kube/leader-election.js';
+import { NodeHeartbeat } from '../kube/node-heartbeat.js';
+import { KubeNodeLiveness } from '../kube/node-liveness.js';
+import type { NodeLivenessSource, PreemptionRecorder } from '../preemption/recorder.js';
+import type { DriverMetrics } from '../server/metrics.js';
+import type { Logger } from '../util/log.js';
+import type { KubeOptions } from './kube-options.js';
+import { UsageError } from './usage-error.js';
+
+/** Leader election timings, as client-go's defaults. */
+const LEASE_DURATION_SECONDS = 15;
+const RENEW_DEADLINE_MS = 10_000;
+const RETRY_PERIOD_MS = 2_000;
+
+/** Ferry's Kubernetes side: built only when the API is configured; everything here stops with `stop()`. */
+export class KubernetesParts {
+  private heartbeat: NodeHeartbeat | undefined;
+  private elector: LeaderElector | undefined;
+  private failover: FailoverController | undefined;
+  readonly events: PreemptionRecorder;
+  readonly liveness: NodeLivenessSource;
+
+  private constructor(
+    private readonly api: KubeApi,
+    private readonly options: KubeOptions,
+    private readonly driverName: string,
+    private readonly log: Logger,
+  ) {
+    this.events = new PersistentVolumeEvents(api, driverName, log.child({ component: 'events' }));
+    this.liveness = new KubeNodeLiveness(api, driverName, options.namespace);
+  }
+
+  static create(options: KubeOptions, driverName: string, log: Logger): KubernetesParts | undefined {
+    if (!options.enabled) return undefined;
+    const api = new ClientNodeKubeApi(loadKubeConfig(options.kubeconfig));
+    return new KubernetesParts(api, options, driverName, log.child({ component: 'kubernetes' }));
+  }
+
+  /** Node plugin: the heartbeat Lease, first renewed before the plugin serves. */
+  async startHeartbeat(nodeId: string, cleanState: () => { clean: boolean | undefined; cleanAt: Date | undefined }): Promise<void> {
+    const nodeName = this.options.nodeName;
+    if (!nodeName) throw new UsageError('--node-name (or NODE_NAME) is required for the node plugin when Kubernetes is on');
+    this.heartbeat = new NodeHeartbeat(
+      this.api,
+      {
+        namespace: this.options.namespace,
+        nodeName,
+        nodeId,
+        driverName: this.driverName,
+        intervalMs: this.options.heartbeatIntervalMs,
+        durationSeconds: this.options.heartbeatDurationSeconds,
+        cleanState,
+      },
+      this.log.child({ component: 'heartbeat' }),
+    );
+    await this.heartbeat.start();
+  }
+
+  /** Controller: the failover controller, behind Lease-based leader election (one replica acts at a time). */
+  startFailover(backends: readonly Backend[], metrics: DriverMetrics): void {
+    const mode = this.options.failover;
+    if (mode === 'off') return;
+    const log = this.log.child({ component: 'failover' });
+    const identity = `${os.hostname()}_${process.pid}`;
+    this.elector = new LeaderElector(
+      this.api,
+      {
+        namespace: this.options.namespace,
+        leaseName: `${this.driverName.replace(/[^a-z0-9.-]/g, '-')}-failover`,
+        identity,
+        leaseDurationSeconds: LEASE_DURATION_SECONDS,
+        renewDeadlineMs: RENEW_DEADLINE_MS,
+        retryPeriodMs: RETRY_PERIOD_MS,
+      },
+      log,
+    );
+    const elector = this.elector;
+    const fencers = backends.flatMap((b) => (b.nodeFencing ? [{ backend: b.name, fencing: b.nodeFencing }] : []));
+    this.failover = new FailoverController(
+      this.api,
+      fencers,
+      () => {
+        const leading = elector.isLeader();
+        metrics.failoverLeading(leading);
+        return leading;
+      },
+      { mode, driverName: this.driverName, namespace: this.options.namespace, intervalMs: this.options.failoverIntervalMs, storageTimeoutMs: 60_000 },
+      log,
+      metrics,
+    );
+    elector.start();
+    this.failover.start();
+    log.info({ mode, identity, backends: fencers.map((f) => f.backend) }, 'failover controller started');
+  }
+
+  async stop(): Promise<void> {
+    await this.failover?.stop();
+    await this.elector?.stop();
+    await this.heartbeat?.stop();
+  }
+}

@@ -1,0 +1,210 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { NodeFencing } from '../backends/backend.js';
+import { errorMessage } from '../errors.js';
+import { readHeartbeat, HEARTBEAT_LABEL, heartbeatLeaseName, type Heartbeat } from '../kube/heartbeat-lease.js';
+import type { KubeApi, NodeView, Taint } from '../kube/kube-api.js';
+import { OUT_OF_SERVICE_TAINT } from '../kube/node-liveness.js';
+import type { Logger } from '../util/log.js';
+import { decideFence, planNode, type BackendView, type NodeSignals } from './plan.js';
+
+export type FailoverMode = 'off' | 'dry-run' | 'on';
+export const FAILOVER_MODES: readonly FailoverMode[] = ['off', 'dry-run', 'on'];
+
+/** Set on a Node Ferry fenced: when, so "clean since the fence" can be judged, and so only Ferry's own taint is removed. */
+export const FENCED_AT_ANNOTATION = 'ferry.csi.io/fenced-at';
+export const FENCE_TAINT: Taint = { key: OUT_OF_SERVICE_TAINT, value: 'nodeshutdown', effect: 'NoExecute' };
+
+export interface FailoverOptions {
+  mode: Exclude<FailoverMode, 'off'>;
+  driverName: string;
+  /** Where the node plugins' heartbeat Leases live. */
+  namespace: string;
+  intervalMs: number;
+  /** Bound on one backend's observation or fence of one node. */
+  storageTimeoutMs: number;
+}
+
+export interface FailoverObserver {
+  /** One action on one node (metrics count it by action only). */
+  failoverAction(action: string, node: string): void;
+}
+
+export interface Fencer {
+  backend: string;
+  fencing: NodeFencing;
+}
+
+/**
+ * The failover controller: finds nodes Kubernetes has lost (heartbeat expired or NotReady), asks the storage systems
+ * to confirm (data client Disconnected, no I/O), then fences the node on the storage side before anything else, taints
+ * it out-of-service so Kubernetes detaches its volumes at once, and deletes the pods that used Ferry volumes there
+ * (what the pod garbage collector would do only once the Node is NotReady, ~50 s after death). When the node is back,
+ * beating and clean, the taint comes off. Runs only while `isLeader()`; every action is a log line, an Event and a metric.
+ */
+export class FailoverController {
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+  /** What was last said about each node, so a waiting node is reported once, not every round. */
+  private readonly lastReport = new Map<string, string>();
+
+  constructor(
+    private readonly api: KubeApi,
+    private readonly fencers: readonly Fencer[],
+    private readonly isLeader: () => boolean,
+    private readonly options: FailoverOptions,
+    private readonly log: Logger,
+    private readonly observer: FailoverObserver,
+  ) {}
+
+  start(): void {
+    this.loop = (async () => {
+      while (!this.stopped) {
+        await this.reconcile().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'failover: round failed'));
+        await sleep(this.options.intervalMs);
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+  }
+
+  /** One pass over every node. Public for tests. */
+  async reconcile(now = new Date()): Promise<void> {
+    if (!this.isLeader()) return;
+    const [nodes, nodeIds, leases] = await Promise.all([
+      this.api.listNodes(),
+      this.api.csiNodeIds(this.options.driverName),
+      this.api.listLeases(this.options.namespace, `${HEARTBEAT_LABEL}=${this.options.driverName}`),
+    ]);
+    const heartbeats = new Map(leases.map((l) => [l.name, readHeartbeat(l, now)] as const));
+    for (const node of nodes) {
+      const heartbeat = heartbeats.get(heartbeatLeaseName(node.name));
+      const nodeId = nodeIds.get(node.name) ?? heartbeat?.nodeId;
+      if (nodeId === undefined) continue; // not a node Ferry serves
+      await this.reconcileNode(node, nodeId, heartbeat).catch((err: unknown) => {
+        this.observer.failoverAction('failed', node.name);
+        this.log.error({ node: node.name, err: errorMessage(err) }, 'failover: node not handled this round');
+      });
+    }
+  }
+
+  private async reconcileNode(node: NodeView, nodeId: string, heartbeat: Heartbeat | undefined): Promise<void> {
+    const fencedAt = node.annotations[FENCED_AT_ANNOTATION];
+    const signals: NodeSignals = {
+      heartbeat: heartbeat === undefined ? 'absent' : heartbeat.expired ? 'expired' : 'fresh',
+      nodeReady: node.ready,
+      fencedByFerry: fencedAt !== undefined,
+      cleanSinceFence: fencedAt !== undefined && heartbeat?.clean === true && heartbeat.cleanAt !== undefined && heartbeat.cleanAt > new Date(fencedAt),
+    };
+    const plan = planNode(signals);
+    switch (plan.action) {
+      case 'none':
+        this.lastReport.delete(node.name);
+        return;
+      case 'keep-fenced':
+        this.reportOnce(node.name, `fenced, waiting for ${plan.waitingFor.join(', ')}`);
+        // Pods created on it since (or not deleted last round) still hold the volumes in Kubernetes' eyes.
+        if (this.options.mode === 'on' && node.ready !== true) await this.deletePods(node.name);
+        return;
+      case 'unfence':
+        await this.unfence(node, plan.why);
+        return;
+      case 'check-storage':
+        await this.checkAndFence(node, nodeId, plan.why);
+        return;
+    }
+  }
+
+  private async checkAndFence(node: NodeView, nodeId: string, suspicion: string[]): Promise<void> {
+    const views = await Promise.all(this.fencers.map((f) => this.observe(f, nodeId)));
+    const decision = decideFence(views);
+    if (!decision.fence) {
+      const said = `suspect (${suspicion.join(', ')}) but not fenced: ${decision.missing.join('; ')}`;
+      if (this.reportOnce(node.name, said)) {
+        this.observer.failoverAction('refused', node.name);
+        await this.event(node.name, 'Normal', 'FailoverWaiting', said);
+      }
+      return;
+    }
+    const why = [...suspicion, ...decision.reasons];
+    if (this.options.mode === 'dry-run') {
+      const said = `would fence node ${node.name} (node id ${nodeId}): ${why.join('; ')}`;
+      if (this.reportOnce(node.name, said)) {
+        this.observer.failoverAction('would-fence', node.name);
+        this.log.warn({ node: node.name, nodeId, why }, 'failover (dry-run): would fence and taint the node');
+        await this.event(node.name, 'Warning', 'FailoverDryRun', said);
+      }
+      return;
+    }
+    // Storage first: once the mappings are gone the host cannot write, whatever it does next. Only then tell Kubernetes.
+    const fenced: string[] = [];
+    for (const f of this.fencers) {
+      fenced.push(...(await f.fencing.fenceNode(nodeId, this.ctx())).map((v) => `${f.backend}:${v}`));
+    }
+    await this.api.updateNodeMarks(node.name, (current) => ({
+      taints: [...current.taints.filter((t) => t.key !== FENCE_TAINT.key), FENCE_TAINT],
+      annotations: { [FENCED_AT_ANNOTATION]: new Date().toISOString() },
+    }));
+    this.observer.failoverAction('fenced', node.name);
+    this.lastReport.delete(node.name);
+    this.log.warn({ node: node.name, nodeId, why, volumes: fenced }, 'failover: node fenced on the storage side and tainted out-of-service');
+    await this.event(node.name, 'Warning', 'NodeFenced', `fenced by Ferry: ${fenced.length} volume mapping(s) removed, taint ${FENCE_TAINT.key} added; ${why.join('; ')}`);
+    await this.deletePods(node.name);
+  }
+
+  private async deletePods(nodeName: string): Promise<void> {
+    const pods = await this.api.podsUsingDriver(nodeName, this.options.driverName);
+    for (const pod of pods) {
+      await this.api.forceDeletePod(pod);
+      this.observer.failoverAction('pod-deleted', nodeName);
+      this.log.warn({ node: nodeName, pod: `${pod.namespace}/${pod.name}` }, 'failover: deleted a pod of the fenced node so its volumes can move');
+      await this.event(pod.name, 'Warning', 'PodDeletedByFailover', `deleted: its node ${nodeName} is fenced`, pod.namespace, pod.uid);
+    }
+  }
+
+  private async unfence(node: NodeView, why: string[]): Promise<void> {
+    const changed = await this.api.updateNodeMarks(node.name, (current) => {
+      if (current.annotations[FENCED_AT_ANNOTATION] === undefined) return undefined;
+      return {
+        // Only the taint Ferry put there; an operator's own out-of-service taint (another value) stays.
+        taints: current.taints.filter((t) => !(t.key === FENCE_TAINT.key && t.value === FENCE_TAINT.value && t.effect === FENCE_TAINT.effect)),
+        annotations: { [FENCED_AT_ANNOTATION]: null },
+      };
+    });
+    if (!changed) return;
+    this.observer.failoverAction('unfenced', node.name);
+    this.lastReport.delete(node.name);
+    this.log.info({ node: node.name, why }, 'failover: node is back and clean; out-of-service taint removed');
+    await this.event(node.name, 'Normal', 'NodeUnfenced', `out-of-service taint removed: ${why.join(', ')}`);
+  }
+
+  private async observe(fencer: Fencer, nodeId: string): Promise<BackendView> {
+    try {
+      const view = await fencer.fencing.observeNode(nodeId, this.ctx());
+      return view.known ? { backend: fencer.backend, known: true, evidence: view.evidence, volumes: view.volumes.length } : { backend: fencer.backend, known: false };
+    } catch (err) {
+      return { backend: fencer.backend, error: errorMessage(err) };
+    }
+  }
+
+  private ctx(): { signal: AbortSignal; log: Logger } {
+    return { signal: AbortSignal.timeout(this.options.storageTimeoutMs), log: this.log };
+  }
+
+  /** Logs a node's state when it changed since the last round; answers whether it did. */
+  private reportOnce(nodeName: string, said: string): boolean {
+    if (this.lastReport.get(nodeName) === said) return false;
+    this.lastReport.set(nodeName, said);
+    this.log.info({ node: nodeName }, `failover: node ${nodeName} ${said}`);
+    return true;
+  }
+
+  private async event(name: string, type: 'Normal' | 'Warning', reason: string, message: string, namespace?: string, uid?: string): Promise<void> {
+    const target = namespace ? { kind: 'Pod' as const, name, namespace, ...(uid ? { uid } : {}) } : { kind: 'Node' as const, name };
+    await this.api.createEvent({ target, type, reason, message }).catch((err: unknown) => {
+      this.log.warn({ reason, err: errorMessage(err) }, 'could not record a Kubernetes Event');
+    });
+  }
+}

@@ -1,0 +1,102 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../util/log.js';
+import { KubeConflictError, type KubeApi, type LeaseView, type LeaseWrite } from './kube-api.js';
+
+export interface LeaderElectionOptions {
+  namespace: string;
+  leaseName: string;
+  identity: string;
+  /** How long a leader's claim stands without renewal (Kubernetes' default: 15 s). */
+  leaseDurationSeconds: number;
+  /** A leader that cannot renew within this long steps down (default: 10 s). */
+  renewDeadlineMs: number;
+  /** How often candidates try and leaders renew (default: 2 s). */
+  retryPeriodMs: number;
+}
+
+/**
+ * Lease-based leader election, as client-go's leaderelection package does it: whoever holds an unexpired Lease
+ * leads; writes are compare-and-swap on the Lease's resourceVersion, so two candidates never both win a round.
+ * `isLeader()` is false again as soon as a renewal misses the deadline, before anyone else can take over.
+ */
+export class LeaderElector {
+  private leading = false;
+  private lastRenew = 0;
+  private lease: LeaseView | undefined;
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly api: KubeApi,
+    private readonly options: LeaderElectionOptions,
+    private readonly log: Logger,
+  ) {}
+
+  isLeader(): boolean {
+    return this.leading && Date.now() - this.lastRenew < this.options.renewDeadlineMs;
+  }
+
+  start(): void {
+    this.loop = this.run();
+  }
+
+  /** Stops campaigning; a leader gives the Lease up so the next one need not wait for it to expire. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+    if (this.leading && this.lease) {
+      const now = new Date();
+      await this.api
+        .replaceLease(this.lease, { ...this.write(now, this.lease), durationSeconds: 1, renewTime: new Date(0) })
+        .catch(() => undefined);
+    }
+    this.leading = false;
+  }
+
+  /** One round: acquire or renew. Public for tests. */
+  async tryAcquireOrRenew(now = new Date()): Promise<boolean> {
+    const { namespace, leaseName, identity } = this.options;
+    const current = await this.api.getLease(namespace, leaseName);
+    if (!current) {
+      this.lease = await this.api.createLease(namespace, leaseName, this.write(now, undefined));
+      return true;
+    }
+    const heldByOther = current.holder !== undefined && current.holder !== '' && current.holder !== identity;
+    const expiresAt = (current.renewTime?.getTime() ?? 0) + (current.durationSeconds ?? 0) * 1000;
+    if (heldByOther && expiresAt > now.getTime()) return false;
+    this.lease = await this.api.replaceLease(current, this.write(now, current));
+    return true;
+  }
+
+  private write(now: Date, current: LeaseView | undefined): LeaseWrite {
+    const mine = current?.holder === this.options.identity;
+    return {
+      holder: this.options.identity,
+      durationSeconds: this.options.leaseDurationSeconds,
+      acquireTime: mine && current?.acquireTime ? current.acquireTime : now,
+      renewTime: now,
+      transitions: (current?.transitions ?? 0) + (current && !mine ? 1 : 0),
+      labels: current?.labels ?? {},
+      annotations: current?.annotations ?? {},
+    };
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      let won = false;
+      try {
+        won = await this.tryAcquireOrRenew();
+      } catch (err) {
+        if (!(err instanceof KubeConflictError)) this.log.warn({ err: errorMessage(err) }, 'leader election: round failed');
+      }
+      if (won) this.lastRenew = Date.now();
+      const leadingNow = won || this.isLeader();
+      if (leadingNow !== this.leading) {
+        this.log.info({ identity: this.options.identity, lease: `${this.options.namespace}/${this.options.leaseName}` }, leadingNow ? 'leader election: now leading' : 'leader election: no longer leading');
+      }
+      this.leading = leadingNow;
+      await sleep(this.options.retryPeriodMs);
+    }
+  }
+}

@@ -1,0 +1,278 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import type { Backend, Capability } from '../../../src/backends/backend.js';
+import { createBackends } from '../../../src/backends/factory.js';
+import { parseConfig } from '../../../src/config/load.js';
+import { FailoverController, FENCED_AT_ANNOTATION } from '../../../src/failover/failover-controller.js';
+import { ClientNodeKubeApi, loadKubeConfig } from '../../../src/kube/client-node-kube-api.js';
+import { PersistentVolumeEvents } from '../../../src/kube/event-recorder.js';
+import { LeaderElector } from '../../../src/kube/leader-election.js';
+import { NodeHeartbeat } from '../../../src/kube/node-heartbeat.js';
+import { KubeNodeLiveness } from '../../../src/kube/node-liveness.js';
+import { createLogger } from '../../../src/util/log.js';
+import { startDriver } from '../../helpers/driver-process.js';
+import { eventually } from '../../helpers/eventually.js';
+import { startControlPlane, type ControlPlane } from '../../helpers/kube-control-plane.js';
+import { powerFlexBackendYaml, startPool, type PoolProcess } from '../../helpers/pool.js';
+import { KubeFixture } from './kube-fixture.js';
+
+/**
+ * The failover controller, heartbeats, leader election, liveness evidence and Events against a real kube-apiserver
+ * (with etcd) and the real ferry pool. No kubelet runs: the test writes the Node conditions a kubelet would.
+ */
+const DRIVER = 'ferry.csi.io';
+const NAMESPACE = 'kube-system';
+const G1 = '11111111-AAAA-4000-8000-000000000001';
+const G2 = '22222222-BBBB-4000-8000-000000000002';
+/** A node with no SDC: Kubernetes knows it, the storage system does not. */
+const G3 = '33333333-CCCC-4000-8000-000000000003';
+const GiB = 1024n ** 3n;
+const cap: Capability = { accessType: 'mount', accessMode: 'SINGLE_NODE_WRITER', fsType: 'ext4', mountFlags: [] };
+const log = createLogger(process.env.FERRY_TEST_LOG === 'debug' ? 'debug' : 'silent');
+
+let cp: ControlPlane;
+let pool: PoolProcess;
+let backend: Backend;
+let kube: ClientNodeKubeApi;
+let fixture: KubeFixture;
+const stoppers: (() => Promise<void>)[] = [];
+
+function heartbeat(nodeName: string, nodeId: string, state: { clean: boolean | undefined; cleanAt: Date | undefined }): NodeHeartbeat {
+  const hb = new NodeHeartbeat(kube, { namespace: NAMESPACE, nodeName, nodeId, driverName: DRIVER, intervalMs: 300, durationSeconds: 2, cleanState: () => state }, log);
+  stoppers.push(() => hb.stop());
+  return hb;
+}
+
+function controller(mode: 'on' | 'dry-run', actions: string[]): FailoverController {
+  const fencing = backend.nodeFencing;
+  if (!fencing) throw new Error('the PowerFlex backend fences nodes');
+  const c = new FailoverController(kube, [{ backend: 'pool', fencing }], () => true, { mode, driverName: DRIVER, namespace: NAMESPACE, intervalMs: 300, storageTimeoutMs: 20_000 }, log, {
+    // node1 is the node under test; the others (node3 has no SDC, so it is never fenced) would only add noise.
+    failoverAction: (action, node) => node === 'node1' && actions.push(action),
+  });
+  stoppers.push(() => c.stop());
+  return c;
+}
+
+/** A node whose plugin beat once and then stopped, and whose heartbeat has run out. */
+async function expireHeartbeat(nodeName: string, nodeId: string): Promise<void> {
+  const hb = heartbeat(nodeName, nodeId, { clean: true, cleanAt: new Date() });
+  await hb.start();
+  await hb.stop();
+  await new Promise((r) => setTimeout(r, 2_200));
+}
+
+async function newVolumeOn(nodeId: string, name: string): Promise<string> {
+  const ctx = { signal: AbortSignal.timeout(30_000), log };
+  const volume = await backend.createVolume({ name, capacity: { requiredBytes: 8n * GiB, limitBytes: 0n }, parameters: {}, source: undefined, capabilities: [cap] }, ctx);
+  await backend.publishVolume({ volumeId: volume.id, nodeId, capability: cap, readOnly: false, volumeContext: {} }, ctx);
+  return volume.id;
+}
+
+async function mappedTo(localId: string): Promise<string[]> {
+  return (await backend.getVolume(localId, { signal: AbortSignal.timeout(10_000), log })).publishedNodeIds;
+}
+
+async function setSdc(guid: string, state: 'Connected' | 'Disconnected'): Promise<void> {
+  const res = await pool.request('POST', `/pool/hosts/${guid}/state`, { auth: 'admin', body: { mdmConnectionState: state } });
+  expect(res.status).toBe(200);
+}
+
+beforeAll(async () => {
+  cp = await startControlPlane();
+  pool = await startPool({ hosts: [{ name: 'node1', guid: G1 }, { name: 'node2', guid: G2 }] });
+  const config = parseConfig(powerFlexBackendYaml(pool, ['preemptionConfirmSeconds: 1']).join('\n'), 'test');
+  const kubeConfig = loadKubeConfig(cp.kubeconfig);
+  kube = new ClientNodeKubeApi(kubeConfig);
+  const [built] = await createBackends(config.backends, config.node, log, { liveness: new KubeNodeLiveness(kube, DRIVER, NAMESPACE), recorder: new PersistentVolumeEvents(kube, DRIVER, log) });
+  if (!built) throw new Error('no backend built');
+  backend = built;
+  fixture = new KubeFixture(kubeConfig, DRIVER);
+  await fixture.addDefaultServiceAccount();
+  await fixture.addNode('node1', G1);
+  await fixture.addNode('node2', G2);
+  await fixture.addNode('node3', G3);
+  // node2 stays alive throughout: its plugin beats.
+  await heartbeat('node2', G2, { clean: true, cleanAt: new Date() }).start();
+}, 180_000);
+
+afterAll(async () => {
+  for (const stop of stoppers.reverse()) await stop().catch(() => undefined);
+  await backend?.close();
+  await pool?.cleanup();
+  await cp?.stop();
+});
+
+describe('heartbeats and liveness evidence', () => {
+  test('a node plugin\'s heartbeat Lease makes Kubernetes see the node alive; once it stops, the heartbeat expires', async () => {
+    const liveness = new KubeNodeLiveness(kube, DRIVER, NAMESPACE);
+    const hb = heartbeat('node3', G3, { clean: true, cleanAt: new Date() });
+    await hb.start();
+    const lease = await kube.getLease(NAMESPACE, 'ferry-node-node3');
+    expect(lease?.annotations['ferry.csi.io/node-id']).toBe(G3);
+    expect(lease?.annotations['ferry.csi.io/clean']).toBe('true');
+    await expect(liveness.observe(G3)).resolves.toEqual({ configured: true, nodeExists: true, nodeReady: true, outOfService: false, heartbeatExpired: false });
+    await hb.stop();
+    await eventually(async () => {
+      const evidence = await liveness.observe(G3);
+      return evidence.configured && evidence.heartbeatExpired ? true : undefined;
+    }, 'the heartbeat to expire', 5_000);
+    // An id no CSINode or Lease names: the node is gone.
+    await expect(liveness.observe('99999999-0000-4000-8000-000000000000')).resolves.toMatchObject({ nodeExists: false });
+  });
+
+  test('safe preemption refuses while Kubernetes sees the holder alive, even with its SDC Disconnected; takes over once its Node is NotReady, with an Event on the PV', async () => {
+    const volumeId = await newVolumeOn(G1, 'pvc-preempt');
+    await fixture.addWorkload('pv-preempt', `pool:${volumeId}`, 'claim-preempt', 'pod-preempt', 'node1');
+    const hb = heartbeat('node1', G1, { clean: true, cleanAt: new Date() });
+    await hb.start();
+    await setSdc(G1, 'Disconnected');
+    const ctx = { signal: AbortSignal.timeout(30_000), log };
+    const publish = (): Promise<Record<string, string>> => backend.publishVolume({ volumeId, nodeId: G2, capability: cap, readOnly: false, volumeContext: {} }, ctx);
+    await expect(publish()).rejects.toThrow(/Kubernetes still sees the holder alive/);
+    expect(await mappedTo(volumeId)).toEqual([G1]);
+
+    await hb.stop();
+    await fixture.setReady('node1', false);
+    await publish();
+    expect(await mappedTo(volumeId)).toEqual([G2]);
+    const events = await eventually(async () => {
+      const e = await fixture.events('PersistentVolume', 'pv-preempt');
+      return e.some((x) => x.startsWith('VolumeTakenOver')) ? e : undefined;
+    }, 'the VolumeTakenOver Event');
+    expect(events.some((e) => e.startsWith('TakeOverRefused'))).toBe(true);
+    expect(events.find((e) => e.startsWith('VolumeTakenOver'))).toMatch(/its Node is NotReady/);
+    // Put node1 back for the next tests.
+    await fixture.setReady('node1', true);
+    await setSdc(G1, 'Connected');
+    await backend.unpublishVolume(volumeId, G2, ctx);
+  });
+});
+
+describe('failover controller', () => {
+  test('a lost heartbeat alone (the SDC still Connected) fences nothing; the node is reported waiting', async () => {
+    const volumeId = await newVolumeOn(G1, 'pvc-alive');
+    const actions: string[] = [];
+    const c = controller('on', actions);
+    // node1's plugin stops beating: suspect, but the storage side says its SDC is alive.
+    await expireHeartbeat('node1', G1);
+    await c.reconcile();
+    expect(actions).toEqual(['refused']);
+    expect(await fixture.taints('node1')).toEqual([]);
+    expect(await mappedTo(volumeId)).toEqual([G1]);
+    expect((await fixture.events('Node', 'node1')).some((e) => /FailoverWaiting: .*reports the node's data client Connected/.test(e))).toBe(true);
+    await c.reconcile();
+    expect(actions).toEqual(['refused']); // said once, not every round
+    await backend.unpublishVolume(volumeId, G1, { signal: AbortSignal.timeout(10_000), log });
+  });
+
+  test('dry-run: a dead node is reported as what would be done, and nothing changes', async () => {
+    const volumeId = await newVolumeOn(G1, 'pvc-dry');
+    await expireHeartbeat('node1', G1);
+    await setSdc(G1, 'Disconnected');
+    const actions: string[] = [];
+    await controller('dry-run', actions).reconcile();
+    expect(actions).toEqual(['would-fence']);
+    expect(await fixture.taints('node1')).toEqual([]);
+    expect(await mappedTo(volumeId)).toEqual([G1]);
+    expect((await fixture.events('Node', 'node1')).some((e) => e.startsWith('FailoverDryRun: would fence node node1'))).toBe(true);
+    await setSdc(G1, 'Connected');
+    await backend.unpublishVolume(volumeId, G1, { signal: AbortSignal.timeout(10_000), log });
+  });
+
+  test('on: a dead node is fenced on the storage side, tainted out-of-service and its pods deleted; back, beating and clean, the taint comes off', async () => {
+    const volumeId = await newVolumeOn(G1, 'pvc-dead');
+    const other = await newVolumeOn(G2, 'pvc-other');
+    await fixture.addWorkload('pv-dead', `pool:${volumeId}`, 'claim-dead', 'pod-dead', 'node1');
+    const actions: string[] = [];
+    const state: { clean: boolean | undefined; cleanAt: Date | undefined } = { clean: false, cleanAt: undefined };
+    const node1 = heartbeat('node1', G1, state);
+    await node1.start();
+    const c = controller('on', actions);
+    c.start();
+
+    // The host dies: its plugin stops beating and the MDM loses its SDC.
+    await node1.stop();
+    const died = Date.now();
+    await setSdc(G1, 'Disconnected');
+    await eventually(async () => ((await fixture.taints('node1')).length > 0 ? true : undefined), 'node1 to be tainted', 15_000);
+    const fencedAfterMs = Date.now() - died;
+    expect(await fixture.taints('node1')).toEqual(['node.kubernetes.io/out-of-service=nodeshutdown:NoExecute']);
+    expect(await mappedTo(volumeId)).toEqual([]);
+    expect(await mappedTo(other)).toEqual([G2]); // only the dead node's mappings
+    await eventually(async () => ((await fixture.podExists('pod-dead')) ? undefined : true), 'the dead node\'s pod to be deleted');
+    expect(actions).toEqual(expect.arrayContaining(['fenced', 'pod-deleted']));
+    expect((await fixture.events('Node', 'node1')).some((e) => /^NodeFenced: fenced by Ferry: \d+ volume mapping/.test(e))).toBe(true);
+    // heartbeat duration 2 s + one 1 s confirmation window + rounds of 300 ms
+    expect(fencedAfterMs).toBeLessThan(8_000);
+
+    // Back, Ready and beating, but not yet clean: stays fenced.
+    await setSdc(G1, 'Connected');
+    const revived = heartbeat('node1', G1, state);
+    await revived.start();
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(await fixture.taints('node1')).toHaveLength(1);
+    // Its plugin reports clean: the taint and Ferry's annotation come off.
+    state.clean = true;
+    state.cleanAt = new Date();
+    await eventually(async () => ((await fixture.taints('node1')).length === 0 ? true : undefined), 'the taint to be removed', 10_000);
+    expect((await fixture.annotations('node1'))[FENCED_AT_ANNOTATION]).toBeUndefined();
+    expect(actions).toContain('unfenced');
+    expect((await fixture.events('Node', 'node1')).some((e) => e.startsWith('NodeUnfenced'))).toBe(true);
+    await c.stop();
+    await revived.stop();
+  });
+
+  test('an operator\'s own out-of-service taint is never removed by Ferry', async () => {
+    await kube.updateNodeMarks('node2', (n) => ({ taints: [...n.taints, { key: 'node.kubernetes.io/out-of-service', value: 'maintenance', effect: 'NoExecute' }], annotations: {} }));
+    await controller('on', []).reconcile();
+    expect(await fixture.taints('node2')).toEqual(['node.kubernetes.io/out-of-service=maintenance:NoExecute']);
+    await kube.updateNodeMarks('node2', (n) => ({ taints: n.taints.filter((t) => t.value !== 'maintenance'), annotations: {} }));
+  });
+});
+
+describe('leader election', () => {
+  test('of two candidates exactly one leads; when it stops, the other takes over', async () => {
+    const options = { namespace: NAMESPACE, leaseName: 'ferry-test-leader', leaseDurationSeconds: 2, renewDeadlineMs: 1_500, retryPeriodMs: 200 };
+    const a = new LeaderElector(kube, { ...options, identity: 'a' }, log);
+    const b = new LeaderElector(kube, { ...options, identity: 'b' }, log);
+    a.start();
+    b.start();
+    await eventually(async () => (a.isLeader() || b.isLeader() ? true : undefined), 'a leader');
+    for (let i = 0; i < 10; i++) {
+      expect(Number(a.isLeader()) + Number(b.isLeader())).toBe(1);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const [leader, follower] = a.isLeader() ? [a, b] : [b, a];
+    await leader.stop();
+    expect(leader.isLeader()).toBe(false);
+    await eventually(async () => (follower.isLeader() ? true : undefined), 'the follower to lead', 5_000);
+    await follower.stop();
+  });
+});
+
+describe('ferry driver with a Kubernetes API', () => {
+  test('the node plugin renews its heartbeat Lease; the controller leads the failover controller', async () => {
+    const kubeArgs = ['--kubeconfig', cp.kubeconfig, '--namespace', NAMESPACE];
+    const node = await startDriver(['--mode', 'node', '--node-id', G3, '--node-name', 'node3', '--heartbeat-interval-seconds', '0.5', '--heartbeat-duration-seconds', '3', ...kubeArgs]);
+    const controllerProcess = await startDriver(['--mode', 'controller', '--failover', 'dry-run', '--failover-interval-seconds', '0.5', ...kubeArgs]);
+    try {
+      const first = await kube.getLease(NAMESPACE, 'ferry-node-node3');
+      expect(first?.holder).toBe('node3');
+      expect(first?.annotations['ferry.csi.io/node-id']).toBe(G3);
+      const renewed = await eventually(async () => {
+        const now = await kube.getLease(NAMESPACE, 'ferry-node-node3');
+        return now?.renewTime && first?.renewTime && now.renewTime > first.renewTime ? now : undefined;
+      }, 'a renewal', 5_000);
+      expect(renewed.durationSeconds).toBe(3);
+      await controllerProcess.waitForOutput('leader election: now leading', 10_000);
+      await controllerProcess.waitForOutput('"failover controller started"', 10_000);
+      expect((await kube.getLease(NAMESPACE, 'ferry.csi.io-failover'))?.holder).toMatch(/_\d+$/);
+    } finally {
+      await node.stop();
+      await controllerProcess.stop();
+    }
+    // A leader that stops gives the Lease up at once rather than making the next replica wait it out.
+    const released = await kube.getLease(NAMESPACE, 'ferry.csi.io-failover');
+    expect(released?.renewTime?.getTime()).toBe(0);
+  });
+});
