@@ -55,6 +55,8 @@ export class KubernetesParts {
         driverName: this.driverName,
         intervalMs: this.options.heartbeatIntervalMs,
         durationSeconds: this.options.heartbeatDurationSeconds,
+        // Set by the chart from the downward API.
+        ...(process.env.POD_NAME && process.env.POD_UID ? { ownerPod: { name: process.env.POD_NAME, uid: process.env.POD_UID } } : {}),
         cleanState,
       },
       this.log.child({ component: 'heartbeat' }),
@@ -67,7 +69,8 @@ export class KubernetesParts {
     const mode = this.options.failover;
     if (mode === 'off') return;
     const log = this.log.child({ component: 'failover' });
-    const identity = `${os.hostname()}_${process.pid}`;
+    // The pod's name where the chart sets it (a host-network pod's host name is its node's, shared by replicas).
+    const identity = `${process.env.POD_NAME ?? os.hostname()}_${process.pid}`;
     this.elector = new LeaderElector(
       this.api,
       {

@@ -27,6 +27,8 @@ export interface StartPoolOptions {
   logFile: string;
   verbose: boolean;
   readyTimeoutMs?: number;
+  /** host:port to serve on (default 127.0.0.1 and a free port). */
+  listen?: string;
 }
 
 export interface PoolHandle {
@@ -66,7 +68,7 @@ export async function startPool(options: StartPoolOptions): Promise<PoolHandle> 
       options.cli,
       'pool',
       '--listen',
-      '127.0.0.1:0',
+      options.listen ?? '127.0.0.1:0',
       '--data-dir',
       options.dataDir,
       '--username',

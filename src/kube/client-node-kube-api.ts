@@ -89,6 +89,7 @@ function leaseView(lease: V1Lease): LeaseView {
     transitions: spec.leaseTransitions ?? 0,
     labels: { ...(lease.metadata?.labels ?? {}) },
     annotations: { ...(lease.metadata?.annotations ?? {}) },
+    ownerPod: ((o) => (o ? { name: o.name, uid: o.uid } : undefined))(lease.metadata?.ownerReferences?.find((r) => r.kind === 'Pod')),
     resourceVersion: lease.metadata?.resourceVersion ?? '',
   };
 }
@@ -97,7 +98,14 @@ function leaseBody(namespace: string, name: string, write: LeaseWrite, resourceV
   return {
     apiVersion: 'coordination.k8s.io/v1',
     kind: 'Lease',
-    metadata: { name, namespace, labels: write.labels, annotations: write.annotations, ...(resourceVersion ? { resourceVersion } : {}) },
+    metadata: {
+      name,
+      namespace,
+      labels: write.labels,
+      annotations: write.annotations,
+      ...(write.ownerPod ? { ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: write.ownerPod.name, uid: write.ownerPod.uid }] } : {}),
+      ...(resourceVersion ? { resourceVersion } : {}),
+    },
     spec: {
       holderIdentity: write.holder,
       leaseDurationSeconds: write.durationSeconds,
@@ -194,6 +202,15 @@ export class ClientNodeKubeApi implements KubeApi {
     const body = leaseBody(namespace, name, write, current.resourceVersion);
     return leaseView(
       await call(`replace lease ${namespace}/${name}`, this.timeoutMs, () => this.coordination.replaceNamespacedLease({ namespace, name, body })),
+    );
+  }
+
+  async deleteLease(current: LeaseView): Promise<void> {
+    const { namespace, name } = current;
+    await orUndefinedOn404(() =>
+      call(`delete lease ${namespace}/${name}`, this.timeoutMs, () =>
+        this.coordination.deleteNamespacedLease({ namespace, name, body: { preconditions: { resourceVersion: current.resourceVersion } } }),
+      ),
     );
   }
 

@@ -34,11 +34,14 @@ export interface LeaseView {
   transitions: number;
   labels: Record<string, string>;
   annotations: Record<string, string>;
+  ownerPod: { name: string; uid: string } | undefined;
   /** For optimistic concurrency: a replace with a stale version fails with KubeConflictError. */
   resourceVersion: string;
 }
 
 export interface LeaseWrite {
+  /** The Pod whose deletion deletes the Lease too (Kubernetes' garbage collector), if any. */
+  ownerPod?: { name: string; uid: string };
   holder: string;
   durationSeconds: number;
   acquireTime: Date;
@@ -87,6 +90,8 @@ export interface KubeApi {
   createLease(namespace: string, name: string, write: LeaseWrite): Promise<LeaseView>;
   /** KubeConflictError when the Lease changed since `current` was read. */
   replaceLease(current: LeaseView, write: LeaseWrite): Promise<LeaseView>;
+  /** Deletes the Lease if it is still the version read (a Lease already gone is success). */
+  deleteLease(current: LeaseView): Promise<void>;
 
   /** The name of the PersistentVolume with this CSI volume handle, if any. */
   persistentVolumeOf(driverName: string, volumeHandle: string): Promise<string | undefined>;

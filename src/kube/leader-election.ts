@@ -41,16 +41,14 @@ export class LeaderElector {
     this.loop = this.run();
   }
 
-  /** Stops campaigning; a leader gives the Lease up so the next one need not wait for it to expire. */
+  /**
+   * Stops campaigning; a leader deletes the Lease (if nobody took it meanwhile) so the next one need not wait for it
+   * to expire, and an uninstalled driver leaves no Lease behind.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     await this.loop;
-    if (this.leading && this.lease) {
-      const now = new Date();
-      await this.api
-        .replaceLease(this.lease, { ...this.write(now, this.lease), durationSeconds: 1, renewTime: new Date(0) })
-        .catch(() => undefined);
-    }
+    if (this.leading && this.lease) await this.api.deleteLease(this.lease).catch(() => undefined);
     this.leading = false;
   }
 

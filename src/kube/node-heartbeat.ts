@@ -10,6 +10,11 @@ export interface HeartbeatOptions {
   driverName: string;
   intervalMs: number;
   durationSeconds: number;
+  /**
+   * The node plugin's own Pod: the Lease goes with it when the Pod is deleted (uninstall, upgrade), even when the
+   * plugin could not delete it itself (its RBAC removed first by `helm uninstall`, say).
+   */
+  ownerPod?: { name: string; uid: string };
   /** Whether the node is clean right now, and since when (the stale sweeper's view). */
   cleanState: () => { clean: boolean | undefined; cleanAt: Date | undefined };
 }
@@ -35,9 +40,20 @@ export class NodeHeartbeat {
     this.timer.unref();
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops beating and deletes the Lease: a plugin that stops on purpose (upgrade, uninstall, drain) leaves no heartbeat
+   * behind to expire and look like a dead node (an absent heartbeat proves nothing either way; NotReady still counts).
+   * `deleteLease: false` leaves it to expire, as a crash does.
+   */
+  async stop(options: { deleteLease?: boolean } = {}): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.running;
+    if (this.lease && (options.deleteLease ?? true)) {
+      await this.api.deleteLease(this.lease).catch((err: unknown) => {
+        this.log.warn({ err: errorMessage(err) }, 'heartbeat Lease not deleted at shutdown');
+      });
+      this.lease = undefined;
+    }
   }
 
   /** One renewal; public for tests and for the first beat before serving. */
@@ -48,6 +64,7 @@ export class NodeHeartbeat {
       const state = this.options.cleanState();
       const now = new Date();
       const write = {
+        ...(this.options.ownerPod ? { ownerPod: this.options.ownerPod } : {}),
         holder: nodeName,
         durationSeconds: this.options.durationSeconds,
         acquireTime: this.lease?.acquireTime ?? now,

@@ -19,7 +19,7 @@ ATTACHER=github.com/kubernetes-csi/external-attacher/v4@v4.12.0
 SNAPSHOTTER=github.com/kubernetes-csi/external-snapshotter/v8@v8.6.0
 SNAPSHOT_CLIENT=github.com/kubernetes-csi/external-snapshotter/client/v8@v8.6.0
 # The chart asks for csi-resizer v2.2.1, which the Go module proxy does not have (only v2.2.0 and v2.3.0): build the
-# v2.2 release it has; images.sh still tags the image v2.2.1, the name the chart references.
+# v2.2 release it has; images.sh tags it v2.2.0 and the end-to-end values point the chart at that tag.
 RESIZER_VERSION=v2.2.0
 
 tools_root="${FERRY_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ferry-tools}"

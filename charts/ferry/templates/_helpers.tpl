@@ -49,20 +49,28 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- printf "/etc/ferry/credentials/%s" . -}}
 {{- end -}}
 
-{{/* The driver configuration file: values.backends without the chart's credentials key, plus passwordFile. */}}
+{{/* Where a backend's gateway CA certificate appears inside the driver containers. */}}
+{{- define "ferry.caFile" -}}
+{{- printf "/etc/ferry/ca/%s.crt" . -}}
+{{- end -}}
+
+{{/* The driver configuration file: values.backends without the chart's credentials and ca keys, plus passwordFile and caFile. */}}
 {{- define "ferry.config" -}}
 {{- $backends := list -}}
 {{- range .Values.backends -}}
-{{- $b := omit . "credentials" -}}
+{{- $b := omit . "credentials" "ca" -}}
 {{- if .credentials -}}
 {{- $_ := set $b "passwordFile" (include "ferry.passwordFile" .name) -}}
+{{- end -}}
+{{- if .ca -}}
+{{- $_ := set $b "caFile" (include "ferry.caFile" .name) -}}
 {{- end -}}
 {{- $backends = append $backends $b -}}
 {{- end -}}
 {{- toYaml (dict "backends" $backends "node" .Values.nodeConfig) -}}
 {{- end -}}
 
-{{/* The projected volume holding ferry.yaml and each backend's password file, mounted read-only at /etc/ferry. */}}
+{{/* The projected volume holding ferry.yaml and each backend's password and CA files, mounted read-only at /etc/ferry. */}}
 {{- define "ferry.configVolume" -}}
 - name: config
   projected:
@@ -79,6 +87,18 @@ app.kubernetes.io/instance: {{ .Release.Name }}
           items:
             - key: {{ if .existingSecret }}{{ .key }}{{ else }}{{ $b.name }}{{ end }}
               path: credentials/{{ $b.name }}
+      {{- end }}
+      {{- with $b.ca }}
+      {{- if .secret }}
+      - secret:
+          name: {{ .secret }}
+      {{- else }}
+      - configMap:
+          name: {{ .configMap }}
+      {{- end }}
+          items:
+            - key: {{ .key }}
+              path: ca/{{ $b.name }}.crt
       {{- end }}
       {{- end }}
 {{- end -}}

@@ -346,6 +346,13 @@ export class Provisioner {
       }
       log.info({ volume: meta.name, dir: ref.dir, share: shareLabel(ref), source: meta.source }, 'volume created');
     } catch (err) {
+      // Two controllers (a leader hand-over, or replicas whose sidecars both think they lead) may make the same
+      // volume at once: the loser's rename finds the winner's directory. Its record is the same volume's; keep both.
+      if (recorded && (await this.madeByAnother(ref, meta, ctx))) {
+        await this.fs.run(ref, [{ op: 'remove', path: tmp }], { signal: new AbortController().signal, log }).catch(() => undefined);
+        log.info({ volume: meta.name, dir: ref.dir, share: shareLabel(ref) }, 'volume made by a concurrent request; this attempt stands down');
+        return;
+      }
       const undo: ShareOp[] = [{ op: 'remove', path: tmp }];
       if (recorded) undo.push({ op: 'remove', path: layout.volume(ref.dir) }, ...parentsOf(ref.dir).map((p): ShareOp => ({ op: 'rmdirIfEmpty', path: p })));
       // Clean up even when the caller gave up; the attempt's own signal may have fired.
@@ -360,6 +367,12 @@ export class Provisioner {
         await this.fs.run(ref, leftovers.map((e): ShareOp => ({ op: 'remove', path: `${layout.tmp}/${e.name}` })), { signal: new AbortController().signal, log }).catch(() => undefined);
       }
     }
+  }
+
+  /** Whether the volume now stands complete (record of this name and its directory), made by another attempt. */
+  private async madeByAnother(ref: VolumeRef, meta: VolumeMeta, ctx: { signal: AbortSignal; log: Logger }): Promise<boolean> {
+    const found = await this.lookup(ref, { signal: new AbortController().signal, log: ctx.log }).catch(() => undefined);
+    return found?.meta?.name === meta.name && found.dir?.type === 'dir';
   }
 
   /** Throws the first failure of a batch run with ShareFs.run. */

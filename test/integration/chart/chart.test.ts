@@ -169,7 +169,7 @@ describe('the driver configuration the chart renders', () => {
     expect(config.backends).toEqual([]);
   });
 
-  test('powerflex: parses, and the password file is the mounted Secret key', () => {
+  test('powerflex: parses, the password file is the mounted Secret key, the CA file the mounted ConfigMap key', () => {
     const objs = objects(template('-f', EXAMPLES.powerflex));
     const config = driverConfig(objs);
     expect(config.backends).toHaveLength(1);
@@ -178,11 +178,14 @@ describe('the driver configuration the chart renders', () => {
     if (backend?.type !== 'powerflex') return;
     expect(backend.passwordFile).toBe('/etc/ferry/credentials/pool');
     expect(backend.password).toBeUndefined();
+    expect(backend.caFile).toBe('/etc/ferry/ca/pool.crt');
+    expect(backend.insecure).toBe(false);
     const pods = objs.filter((o) => o.kind === 'Deployment' || o.kind === 'DaemonSet');
     expect(pods).toHaveLength(2);
     for (const pod of pods) {
       const text = JSON.stringify(pod);
       expect(text).toContain('"name":"powerflex-gateway","items":[{"key":"password","path":"credentials/pool"}]');
+      expect(text).toContain('{"configMap":{"name":"powerflex-gateway-ca","items":[{"key":"ca.crt","path":"ca/pool.crt"}]}}');
       expect(text).toContain('"--config=/etc/ferry/ferry.yaml"');
     }
   });
@@ -272,6 +275,16 @@ describe('values.schema.json', () => {
     ['a misspelt backend key', 'backends:\n  - {name: nfs, type: nfs, server: a.example, share: /x, mountOption: [hard]}\n', 'mountOption'],
     ['a powerflex backend without credentials', 'backends:\n  - {name: p, type: powerflex, endpoint: "https://g", username: u, storagePool: p1}\n', 'credentials'],
     ['a misspelt StorageClass parameter', 'storageClasses:\n  - {name: s, parameters: {backend: nfs, storagePol: p}}\n', 'storagePol'],
+    [
+      'a CA from both a Secret and a ConfigMap',
+      'backends:\n  - {name: p, type: powerflex, endpoint: "https://g", username: u, storagePool: p1, credentials: {password: x}, ca: {secret: s, configMap: c, key: ca.crt}}\n',
+      'ca',
+    ],
+    [
+      'both ca and caFile',
+      'backends:\n  - {name: p, type: powerflex, endpoint: "https://g", username: u, storagePool: p1, credentials: {password: x}, ca: {secret: s, key: k}, caFile: /x}\n',
+      'caFile',
+    ],
     ['an unknown failover mode', 'controller:\n  failover:\n    mode: maybe\n', 'failover/mode'],
     ['a misspelt nodeConfig key', 'nodeConfig:\n  stateDirectory: /x\n', 'stateDirectory'],
   ])('%s is rejected by lint and template', (_what, values, word) => {

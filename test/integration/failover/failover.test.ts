@@ -36,8 +36,14 @@ let kube: ClientNodeKubeApi;
 let fixture: KubeFixture;
 const stoppers: (() => Promise<void>)[] = [];
 
-function heartbeat(nodeName: string, nodeId: string, state: { clean: boolean | undefined; cleanAt: Date | undefined }): NodeHeartbeat {
-  const hb = new NodeHeartbeat(kube, { namespace: NAMESPACE, nodeName, nodeId, driverName: DRIVER, intervalMs: 300, durationSeconds: 2, cleanState: () => state }, log);
+function heartbeat(
+  nodeName: string,
+  nodeId: string,
+  state: { clean: boolean | undefined; cleanAt: Date | undefined },
+  ownerPod?: { name: string; uid: string },
+): NodeHeartbeat {
+  const options = { namespace: NAMESPACE, nodeName, nodeId, driverName: DRIVER, intervalMs: 300, durationSeconds: 2, cleanState: () => state };
+  const hb = new NodeHeartbeat(kube, { ...options, ...(ownerPod ? { ownerPod } : {}) }, log);
   stoppers.push(() => hb.stop());
   return hb;
 }
@@ -57,7 +63,7 @@ function controller(mode: 'on' | 'dry-run', actions: string[]): FailoverControll
 async function expireHeartbeat(nodeName: string, nodeId: string): Promise<void> {
   const hb = heartbeat(nodeName, nodeId, { clean: true, cleanAt: new Date() });
   await hb.start();
-  await hb.stop();
+  await hb.stop({ deleteLease: false }); // a crash: the Lease stays and runs out
   await new Promise((r) => setTimeout(r, 2_200));
 }
 
@@ -105,13 +111,16 @@ afterAll(async () => {
 describe('heartbeats and liveness evidence', () => {
   test('a node plugin\'s heartbeat Lease makes Kubernetes see the node alive; once it stops, the heartbeat expires', async () => {
     const liveness = new KubeNodeLiveness(kube, DRIVER, NAMESPACE);
-    const hb = heartbeat('node3', G3, { clean: true, cleanAt: new Date() });
+    const plugin = { name: 'ferry-node-x1', uid: '6f1c1f4e-0000-4000-8000-000000000001' };
+    const hb = heartbeat('node3', G3, { clean: true, cleanAt: new Date() }, plugin);
     await hb.start();
     const lease = await kube.getLease(NAMESPACE, 'ferry-node-node3');
+    // Owned by the plugin's Pod: deleting the Pod (uninstall) deletes the Lease, whatever the plugin managed to do.
+    expect(lease?.ownerPod).toEqual(plugin);
     expect(lease?.annotations['ferry.csi.io/node-id']).toBe(G3);
     expect(lease?.annotations['ferry.csi.io/clean']).toBe('true');
     await expect(liveness.observe(G3)).resolves.toEqual({ configured: true, nodeExists: true, nodeReady: true, outOfService: false, heartbeatExpired: false });
-    await hb.stop();
+    await hb.stop({ deleteLease: false }); // the plugin dies
     await eventually(async () => {
       const evidence = await liveness.observe(G3);
       return evidence.configured && evidence.heartbeatExpired ? true : undefined;
@@ -131,7 +140,7 @@ describe('heartbeats and liveness evidence', () => {
     await expect(publish()).rejects.toThrow(/Kubernetes still sees the holder alive/);
     expect(await mappedTo(volumeId)).toEqual([G1]);
 
-    await hb.stop();
+    await hb.stop({ deleteLease: false });
     await fixture.setReady('node1', false);
     await publish();
     expect(await mappedTo(volumeId)).toEqual([G2]);
@@ -191,7 +200,7 @@ describe('failover controller', () => {
     c.start();
 
     // The host dies: its plugin stops beating and the MDM loses its SDC.
-    await node1.stop();
+    await node1.stop({ deleteLease: false });
     const died = Date.now();
     await setSdc(G1, 'Disconnected');
     await eventually(async () => ((await fixture.taints('node1')).length > 0 ? true : undefined), 'node1 to be tainted', 15_000);
@@ -271,8 +280,9 @@ describe('ferry driver with a Kubernetes API', () => {
       await node.stop();
       await controllerProcess.stop();
     }
-    // A leader that stops gives the Lease up at once rather than making the next replica wait it out.
-    const released = await kube.getLease(NAMESPACE, 'ferry.csi.io-failover');
-    expect(released?.renewTime?.getTime()).toBe(0);
+    // Stopping on purpose leaves no Lease: the next replica need not wait one out, and an expired heartbeat of a
+    // plugin that was merely upgraded or uninstalled cannot make its node look dead.
+    expect(await kube.getLease(NAMESPACE, 'ferry.csi.io-failover')).toBeUndefined();
+    expect(await kube.getLease(NAMESPACE, 'ferry-node-node3')).toBeUndefined();
   });
 });

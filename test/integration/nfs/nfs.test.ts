@@ -412,6 +412,30 @@ describe('NFS backend', () => {
   });
 });
 
+describe('two controllers at once', () => {
+  it('make one volume for one name, and neither removes what the other made', async () => {
+    const second = await harness.startDriver(['--mode', 'controller'], config('controller-race'));
+    const c2 = csiClients(second.socket);
+    try {
+      for (let round = 0; round < 3; round++) {
+        const request = { name: `raced-${round}`, capacity_range: { required_bytes: GiB }, volume_capabilities: [capability()], parameters: {} };
+        const answers = await Promise.allSettled([call(cc.controller, 'CreateVolume', request), call(c2.controller, 'CreateVolume', request)]);
+        const ids = answers.flatMap((a) => (a.status === 'fulfilled' ? [a.value.volume?.volume_id] : []));
+        expect(ids.length).toBeGreaterThanOrEqual(1);
+        expect(new Set(ids).size).toBe(1);
+        // The volume is whole: its record and directory are there, so either controller can publish it.
+        const id = ids[0] ?? '';
+        await call(c2.controller, 'ControllerPublishVolume', { volume_id: id, node_id: 'node-a', volume_capability: capability(), readonly: false });
+        await call(cc.controller, 'ControllerUnpublishVolume', { volume_id: id, node_id: 'node-a' });
+        await call(cc.controller, 'DeleteVolume', { volume_id: id });
+      }
+    } finally {
+      c2.close();
+      await second.stop();
+    }
+  });
+});
+
 describe('the controller’s own mount of the export', () => {
   it('is made in its working directory on first use and taken off when the driver stops', async () => {
     const workDir = path.join(harness.dir, 'work-controller-2');

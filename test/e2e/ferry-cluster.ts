@@ -1,0 +1,192 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { detachLoopsUnder, loopsUnder } from '../../src/harness/cleanup.js';
+import { startPool, type PoolHandle } from '../../src/harness/pool.js';
+import { exec } from '../../src/util/exec.js';
+import { LocalCluster } from './cluster.js';
+import { e2eValues, NFS_CONTAINER_DIR, NFS_SERVER, NFS_SHARE, SDC_DEVICE_DIR } from './ferry-values.js';
+import { startTimeOf } from './procs.js';
+
+/**
+ * Ferry on the local cluster: `ferry pool` on the host as the storage system (outside the cluster, as a PowerFlex
+ * system is), each node made an SDC host (its `drv_cfg` answers its GUID; its pool device directory appears at
+ * SDC_DEVICE_DIR inside the node), and `helm install charts/ferry` with the locally built images.
+ */
+const REPO_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+export const RELEASE = 'ferry';
+export const NAMESPACE = 'kube-system';
+export const NODE_GUIDS: Record<string, string> = {
+  node1: 'E2E00001-0000-4000-8000-000000000001',
+  node2: 'E2E00002-0000-4000-8000-000000000002',
+};
+
+function helmBin(): string {
+  const dir = execFileSync('bash', [path.join(REPO_ROOT, 'scripts/install-helm.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  return path.join(dir, 'helm');
+}
+
+export class FerryCluster {
+  private readonly helm = helmBin();
+  private readonly valuesFile: string;
+  private readonly password: string;
+
+  private constructor(
+    readonly cluster: LocalCluster,
+    readonly pool: PoolHandle,
+    private readonly log: (m: string) => void,
+  ) {
+    this.valuesFile = path.join(cluster.runDir, 'ferry-values.json');
+    this.password = readFileSync(pool.passwordFile, 'utf8').trim();
+  }
+
+  static async start(log: (m: string) => void): Promise<FerryCluster> {
+    const cluster = await LocalCluster.start({
+      log,
+      extraNodePaths: ['/var/lib/ferry', '/opt/emc/scaleio/sdc/bin'],
+      // Kubernetes' default, so "failover off" is measured as a real cluster behaves.
+      nodeMonitorGracePeriod: '50s',
+    });
+    let pool: PoolHandle | undefined;
+    try {
+      const dataDir = path.join(cluster.runDir, 'pool');
+      pool = await startPool({
+        node: process.execPath,
+        cli: path.join(REPO_ROOT, 'dist', 'cli.js'),
+        dataDir,
+        passwordFile: path.join(cluster.runDir, 'pool-password'),
+        hosts: Object.entries(NODE_GUIDS).map(([name, guid]) => ({ name, guid })),
+        tls: false,
+        capacity: '400Gi',
+        logFile: path.join(cluster.runDir, 'pool.log'),
+        verbose: false,
+        // Pods reach the host at the bridge address, not at 127.0.0.1.
+        listen: `${cluster.hostAddress}:0`,
+      });
+      cluster.records.add({ kind: 'pid', name: 'pool', pid: pool.process.pid, startTime: startTimeOf(pool.process.pid) });
+      const ferry = new FerryCluster(cluster, pool, log);
+      for (const name of Object.keys(NODE_GUIDS)) await ferry.makeSdcHost(name);
+      await ferry.makeNfsExport();
+      return ferry;
+    } catch (err) {
+      await pool?.stop().catch(() => undefined);
+      if (pool) await detachLoopsUnder(pool.dataDir).catch(() => undefined);
+      await cluster.stop().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** What an SDC installation gives a host: drv_cfg that knows its GUID, and the volumes mapped to it as devices. */
+  private async makeSdcHost(name: string): Promise<void> {
+    const node = this.cluster.node(name);
+    const guid = NODE_GUIDS[name] ?? '';
+    const binDir = path.join(node.rootDir, 'opt/emc/scaleio/sdc/bin');
+    mkdirSync(binDir, { recursive: true });
+    writeFileSync(path.join(binDir, 'drv_cfg'), `#!/bin/sh\n# e2e SDC: the GUID of ${name}; --rescan has nothing to do (the pool links devices at once)\n[ "$1" = --query_guid ] && echo ${guid}\nexit 0\n`);
+    chmodSync(path.join(binDir, 'drv_cfg'), 0o755);
+    const byId = this.pool.byIdDir(guid);
+    mkdirSync(byId, { recursive: true });
+    mkdirSync(path.join(node.rootDir, SDC_DEVICE_DIR), { recursive: true });
+    await node.exec('mount', ['--bind', byId, SDC_DEVICE_DIR]);
+  }
+
+  get nfsExportDir(): string {
+    return path.join(this.cluster.runDir, 'nfs-export');
+  }
+
+  private get nfsHelper(): string {
+    return path.join(this.cluster.runDir, 'mount.nfs');
+  }
+
+  /**
+   * The NFS export, as a stand-in (this kernel has no NFS client): a tmpfs named SERVER:SHARE, so mounts of it read in
+   * the mount table as NFS mounts do, and a mount.nfs that bind-mounts SERVER:SHARE/DIR from where the containers see
+   * the export. The same stand-in as the NFS integration tests' (test/helpers/nfs-harness.ts), without the hang switch.
+   */
+  private async makeNfsExport(): Promise<void> {
+    mkdirSync(this.nfsExportDir, { recursive: true });
+    await exec('mount', ['-t', 'tmpfs', '-o', 'size=1g,mode=0777', `${NFS_SERVER}:${NFS_SHARE}`, this.nfsExportDir]);
+    writeFileSync(
+      this.nfsHelper,
+      [
+        '#!/bin/sh',
+        '# e2e stand-in for mount.nfs (no NFS client in this kernel): SERVER:SHARE[/DIR] -> bind of the export dir',
+        'spec="$1"; dir="$2"; shift 2; opts=""',
+        'while [ $# -gt 0 ]; do case "$1" in -o) opts="$2"; shift 2 ;; *) shift ;; esac; done',
+        `case "$spec" in ${NFS_SERVER}:${NFS_SHARE}|${NFS_SERVER}:${NFS_SHARE}/*) ;; *) echo "mount.nfs: access denied by server while mounting $spec" >&2; exit 32 ;; esac`,
+        `src="${NFS_CONTAINER_DIR}\${spec#${NFS_SERVER}:${NFS_SHARE}}"`,
+        '[ -d "$src" ] || { echo "mount.nfs: mounting $spec failed, reason given by server: No such file or directory" >&2; exit 32; }',
+        'case ",$opts," in *,ro,*) exec mount --bind -o ro -- "$src" "$dir" ;; esac',
+        'exec mount --bind -- "$src" "$dir"',
+        '',
+      ].join('\n'),
+    );
+    chmodSync(this.nfsHelper, 0o755);
+  }
+
+  helmRun(args: readonly string[], timeoutMs = 600_000): Promise<{ stdout: string; stderr: string }> {
+    return exec(this.helm, [...args, '--kubeconfig', this.cluster.kubeconfig], { timeoutMs });
+  }
+
+  async install(failover: 'off' | 'dry-run' | 'on'): Promise<void> {
+    const version = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+    const nfs = { exportHostDir: this.nfsExportDir, helperHostFile: this.nfsHelper };
+    writeFileSync(this.valuesFile, JSON.stringify(e2eValues({ imageTag: version, poolEndpoint: this.pool.url, poolPassword: this.password, failover, nfs })));
+    await this.helmRun(['install', RELEASE, path.join(REPO_ROOT, 'charts/ferry'), '-n', NAMESPACE, '-f', this.valuesFile, '--wait', '--timeout', '5m']);
+    this.log('helm install: Ferry is up');
+  }
+
+  async setFailover(mode: 'off' | 'dry-run' | 'on'): Promise<void> {
+    await this.helmRun(['upgrade', RELEASE, path.join(REPO_ROOT, 'charts/ferry'), '-n', NAMESPACE, '--reuse-values', '--set', `controller.failover.mode=${mode}`, '--wait', '--timeout', '5m']);
+    // The new controller pod must lead before a node dies, or its first seconds go to the election.
+    await this.cluster.kubectl.run(['-n', NAMESPACE, 'rollout', 'status', `deployment/${RELEASE}-controller`, '--timeout=180s'], { timeoutMs: 200_000 });
+  }
+
+  async uninstall(): Promise<void> {
+    await this.helmRun(['uninstall', RELEASE, '-n', NAMESPACE, '--wait', '--timeout', '5m']);
+  }
+
+  /** The pool's own view: its volumes (and snapshots), with their mappings. */
+  async poolVolumes(): Promise<{ id: string; name: string; mappedSdcInfo?: { sdcId: string }[] }[]> {
+    const res = await this.poolRequest('GET', '/api/types/Volume/instances');
+    return JSON.parse(res) as { id: string; name: string; mappedSdcInfo?: { sdcId: string }[] }[];
+  }
+
+  /** The MDM's view of a host's SDC: what a real system reports when the host dies (the pool is told). */
+  async setSdcState(node: string, state: 'Connected' | 'Disconnected'): Promise<void> {
+    await this.poolRequest('POST', `/pool/hosts/${NODE_GUIDS[node] ?? ''}/state`, { mdmConnectionState: state });
+  }
+
+  loopDevices(): Promise<string[]> {
+    return loopsUnder(this.pool.dataDir);
+  }
+
+  /**
+   * The pool's admin endpoints (/pool/...) take the password; the gateway API (/api/...) a session token from
+   * /api/login, as PowerFlex's gateway does.
+   */
+  private async poolRequest(method: string, urlPath: string, body?: unknown): Promise<string> {
+    const basic = (secret: string): string => `Basic ${Buffer.from(`admin:${secret}`).toString('base64')}`;
+    let secret = this.password;
+    if (urlPath.startsWith('/api/')) {
+      const login = await fetch(new URL('/api/login', this.pool.url), { headers: { Authorization: basic(this.password) } });
+      if (!login.ok) throw new Error(`pool login: HTTP ${login.status}`);
+      secret = JSON.parse(await login.text()) as string;
+    }
+    const res = await fetch(new URL(urlPath, this.pool.url), {
+      method,
+      headers: { Authorization: basic(secret), 'Content-Type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`pool ${method} ${urlPath}: HTTP ${res.status} ${text}`);
+    return text;
+  }
+
+  /** Stops everything: the pool (its loop devices detached), then the cluster (every process, mount, directory). */
+  async stop(): Promise<void> {
+    await this.pool.stop().catch(() => undefined);
+    await detachLoopsUnder(this.pool.dataDir).catch(() => undefined);
+    await this.cluster.stop();
+  }
+}
