@@ -3,6 +3,7 @@ import { DomainError, errorMessage } from '../../errors.js';
 import { requireAbsolutePath, type NodeCallOptions } from '../../node/common.js';
 import { canonicalPath, findMountIn, isReadOnlyEntry, readMountTable, type MountEntry } from '../../node/mount-table.js';
 import { mount } from '../../node/mounter.js';
+import type { VolumeStats } from '../../node/stats.js';
 import { ensureDirectory } from '../../node/paths.js';
 import { exec, ExecError } from '../../util/exec.js';
 import { normalizeSharePath } from './share-ref.js';
@@ -88,14 +89,8 @@ export async function probeShare(p: string, options: ShareCallOptions = {}): Pro
   }
 }
 
-export interface ShareStats {
-  totalBytes: bigint;
-  availableBytes: bigint;
-  usedBytes: bigint;
-  totalInodes: bigint;
-  freeInodes: bigint;
-  usedInodes: bigint;
-}
+/** A mounted share's bytes and inodes: what NodeGetVolumeStats reports for any mounted volume. */
+export type ShareStats = VolumeStats;
 
 /** Parses `stat -f -c '%S %b %f %a %c %d'`: fragment size, blocks, free, available, inodes, free inodes. */
 export function parseStatfsLine(text: string): ShareStats {
