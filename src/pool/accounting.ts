@@ -1,4 +1,4 @@
-import type { StoragePoolStatistics } from '../backends/powerflex/types.js';
+import type { StoragePoolStatistics } from './wire.js';
 import { GiB, KiB } from '../util/size.js';
 import { CODES, businessError } from './errors.js';
 import { allocatedBytes } from './files.js';
@@ -95,6 +95,7 @@ export function poolStatistics(usage: Usage, capacityKiB: bigint, numMappedToAll
     capacityInUseInKb: n(inUse),
     capacityAvailableForVolumeAllocationInKb: n(availableForAllocationKiB(usage, capacityKiB)),
     volumeAllocationLimitInKb: n(capacityKiB),
+    capacityLimitInKb: n(capacityKiB),
     // One copy of every block (no mirroring), so net and gross figures are the same.
     netCapacityInUseInKb: n(inUse),
     netUnusedCapacityInKb: n(unused),

@@ -1,6 +1,6 @@
 import { readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { AccessMode, BandwidthCounter } from '../backends/powerflex/types.js';
+import type { AccessMode, BandwidthCounter } from './wire.js';
 import type { Logger } from '../util/log.js';
 import { attachLoop, detachLoop, readIoCounters, refreshLoopSize, type IoCounters } from './loop.js';
 import { copyVolumeFile } from './files.js';

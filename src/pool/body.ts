@@ -1,4 +1,4 @@
-import type { AccessMode, WireBool, WireInt } from '../backends/powerflex/types.js';
+import type { AccessMode, WireBool, WireInt } from './wire.js';
 import { invalidRequest } from './errors.js';
 
 /**

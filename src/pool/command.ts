@@ -25,6 +25,7 @@ export function poolCommand(): Command {
     )
     .addOption(option('--token-idle-timeout <duration>', 'sessions end after this long unused (e.g. 10m, 30s)', 'token-idle-timeout').default('10m'))
     .addOption(option('--system-id <id>', 'system id, 16 hex characters (default: generated once, then kept)', 'system-id'))
+    .addOption(option('--system-name <name>', 'system name, what clients configured with a system name look for (default: none)', 'system-name'))
     .addOption(option('--protection-domain <name>', 'protection domain name', 'protection-domain').default('pd1'))
     .addOption(option('--storage-pool <name>', 'storage pool name', 'storage-pool').default('pool1'))
     .addOption(option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'log-level').default('info'))

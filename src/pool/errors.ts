@@ -1,8 +1,8 @@
-import { GATEWAY_ERROR_CODES } from '../backends/powerflex/error-codes.js';
-import type { ErrorBody } from '../backends/powerflex/types.js';
+import { GATEWAY_MESSAGES, POOL_CODES, type GatewayCodeName } from './gateway-errors.js';
+import type { ErrorBody } from './wire.js';
 
-/** The gateway's errorCodes, under the short name the pool's handlers use. */
-export const CODES = GATEWAY_ERROR_CODES;
+/** The errorCodes, under the short name the pool's handlers use. */
+export const CODES = POOL_CODES;
 
 /**
  * An answer that is an error, in the gateway's own shape. Handlers throw these; the server turns them into the
@@ -15,6 +15,8 @@ export class PoolError extends Error {
     readonly httpStatusCode: number,
     readonly errorCode: number,
     message: string,
+    /** What the pool knows beyond the gateway's text (an id, sizes): logged at debug, never answered. */
+    readonly context?: string,
   ) {
     super(message);
   }
@@ -29,9 +31,14 @@ export function invalidRequest(message: string): PoolError {
   return new PoolError(400, CODES.Invalid, message);
 }
 
-/** A request the system refuses for a reason of its own: HTTP 500 with a specific errorCode. */
+/** A refusal with a code of the pool's own (HTTP 500), and a message of its own. */
 export function businessError(errorCode: number, message: string): PoolError {
   return new PoolError(500, errorCode, message);
+}
+
+/** A refusal the gateway knows: HTTP 500, its errorCode and its message word for word; `context` only for the log. */
+export function gatewayError(code: GatewayCodeName, context?: string): PoolError {
+  return new PoolError(500, CODES[code], GATEWAY_MESSAGES[code], context);
 }
 
 /** The gateway's 401, word for word. */
@@ -40,5 +47,5 @@ export function unauthorized(): PoolError {
 }
 
 export function volumeNotFound(id: string): PoolError {
-  return businessError(CODES.VolumeNotFound, `Could not find the volume (id ${id})`);
+  return gatewayError('VolumeNotFound', `volume ${id}`);
 }

@@ -1,4 +1,4 @@
-import type { ErrorBody } from '../backends/powerflex/types.js';
+import type { ErrorBody } from './wire.js';
 import { invalidRequest } from './errors.js';
 import { newId } from './ids.js';
 

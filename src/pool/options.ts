@@ -20,6 +20,7 @@ export interface RawPoolFlags {
   host: string[];
   tokenIdleTimeout: string;
   systemId?: string;
+  systemName?: string;
   protectionDomain: string;
   storagePool: string;
   logLevel: string;
@@ -43,6 +44,8 @@ export interface PoolOptions {
   hosts: HostDeclaration[];
   tokenIdleTimeoutMs: number;
   systemId: string | undefined;
+  /** What System.name answers; undefined: null, as an unnamed system's. */
+  systemName: string | undefined;
   protectionDomain: string;
   storagePool: string;
   logLevel: LevelWithSilent;
@@ -132,6 +135,7 @@ export async function validatePoolFlags(flags: RawPoolFlags): Promise<PoolOption
   }
   if (tokenIdleTimeoutMs <= 0) throw new UsageError('--token-idle-timeout must be positive');
   if (flags.systemId !== undefined && !isWellFormedId(flags.systemId)) throw new UsageError('--system-id: 16 lower-case hex characters');
+  if (flags.systemName !== undefined && !isValidObjectName(flags.systemName)) throw new UsageError('--system-name: 1 to 31 characters, no spaces');
   if (!isValidObjectName(flags.protectionDomain)) throw new UsageError('--protection-domain: 1 to 31 characters, no spaces');
   if (!isValidObjectName(flags.storagePool)) throw new UsageError('--storage-pool: 1 to 31 characters, no spaces');
   if (!isLogLevel(flags.logLevel)) throw new UsageError(`--log-level: "${flags.logLevel}" is not a pino level`);
@@ -153,6 +157,7 @@ export async function validatePoolFlags(flags: RawPoolFlags): Promise<PoolOption
     hosts,
     tokenIdleTimeoutMs,
     systemId: flags.systemId,
+    systemName: flags.systemName,
     protectionDomain: flags.protectionDomain,
     storagePool: flags.storagePool,
     logLevel: flags.logLevel,

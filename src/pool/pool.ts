@@ -1,12 +1,12 @@
 import { mkdir, readdir, rm, truncate } from 'node:fs/promises';
 import path from 'node:path';
-import type { AccessMode, MdmConnectionState, ProvisioningType, RemoveMode } from '../backends/powerflex/types.js';
+import type { AccessMode, MdmConnectionState, ProvisioningType, RemoveMode } from './wire.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../util/log.js';
 import { GiB, KiB } from '../util/size.js';
 import { measureUsage, requireRoom, roundToAllocationUnit, type Usage } from './accounting.js';
 import { Attachments, type IoWindow } from './attachments.js';
-import { CODES, PoolError, businessError, invalidRequest, volumeNotFound } from './errors.js';
+import { CODES, PoolError, gatewayError, invalidRequest, volumeNotFound } from './errors.js';
 import { copyVolumeFile, createVolumeFile, growVolumeFile, removeVolumeFile } from './files.js';
 import { newId } from './ids.js';
 import { removeLink, setLink } from './links.js';
@@ -34,6 +34,8 @@ export interface PoolSettings {
   capacityBytes: bigint;
   /** From --system-id; a fresh pool generates one. */
   systemId: string | undefined;
+  /** From --system-name: what System.name answers (not stored: a restart may rename the system). */
+  systemName: string | undefined;
   protectionDomain: string;
   storagePool: string;
   hosts: HostDeclaration[];
@@ -46,9 +48,11 @@ export interface CreateVolumeInput {
   volumeType: ProvisioningType;
 }
 
+/** An SDC as requests name it: by id, or by the GUID its host reports (matched case-insensitively). */
+export type SdcRef = { sdcId: string } | { guid: string };
+
 export interface AddMappingInput {
-  sdcId: string | undefined;
-  guid: string | undefined;
+  sdc: SdcRef;
   allowMultipleMappings: boolean;
   accessMode: AccessMode;
 }
@@ -78,6 +82,7 @@ export class Pool {
     readonly dataDir: string,
     capacityBytes: bigint,
     private readonly logger: Logger,
+    readonly systemName: string | null,
   ) {
     this.capacityKiB = capacityBytes / KiB;
     this.attachments = new Attachments(dataDir, logger);
@@ -110,7 +115,7 @@ export class Pool {
     state.storagePool.name = settings.storagePool;
     for (const declared of settings.hosts) upsertHost(state, declared.name, declared.guid, undefined);
     await saveState(dataDir, state);
-    const pool = new Pool(state, dataDir, settings.capacityBytes, logger);
+    const pool = new Pool(state, dataDir, settings.capacityBytes, logger, settings.systemName ?? null);
     await pool.mutex.run(() => reconcile(state, dataDir, pool.attachments, logger));
     logger.info(
       { systemId: state.systemId, volumes: state.volumes.length, hosts: state.hosts.length, loopDevices: pool.attachments.count() },
@@ -172,7 +177,7 @@ export class Pool {
       const volume = requireVolume(draft, id);
       const targets = removalTargets(draft, volume, mode);
       const mapped = targets.find((v) => v.mappings.length > 0);
-      if (mapped) throw businessError(CODES.VolumeIsMapped, `Volume ${mapped.id} is mapped: unmap it first`);
+      if (mapped) throw gatewayError('VolumeIsMapped', `volume ${mapped.id}`);
       const ids = new Set(targets.map((v) => v.id));
       draft.volumes = draft.volumes.filter((v) => !ids.has(v.id));
       await commit();
@@ -185,7 +190,7 @@ export class Pool {
       const volume = requireVolume(draft, id);
       const sizeKiB = roundToAllocationUnit(sizeGiB * (GiB / KiB));
       if (sizeKiB < volume.sizeKiB) {
-        throw businessError(CODES.SizeCanOnlyGrow, `The volume size can only grow: ${volume.sizeKiB} KB now, ${sizeKiB} KB asked`);
+        throw gatewayError('SizeCanOnlyGrow', `${volume.sizeKiB} KB now, ${sizeKiB} KB asked`);
       }
       if (sizeKiB === volume.sizeKiB) return;
       requireRoom(await measureUsage(draft, this.dataDir), this.capacityKiB, sizeKiB - volume.sizeKiB);
@@ -223,13 +228,12 @@ export class Pool {
   addMapping(id: string, input: AddMappingInput): Promise<void> {
     return this.change(async (draft, commit) => {
       const volume = requireVolume(draft, id);
-      const host = input.sdcId !== undefined ? findHost(draft, input.sdcId) : findHostByGuid(draft, input.guid ?? '');
-      if (!host) throw businessError(CODES.SdcNotFound, `Could not find the SDC ${input.sdcId ?? input.guid ?? ''}`);
+      const host = requireSdc(draft, input.sdc);
       if (volume.mappings.some((m) => m.sdcId === host.id)) {
-        throw businessError(CODES.AlreadyMappedToThisSdc, `The volume is already mapped to SDC ${host.id}`);
+        throw gatewayError('AlreadyMappedToThisSdc', `SDC ${host.id}`);
       }
       if (volume.mappings.length > 0 && !input.allowMultipleMappings) {
-        throw businessError(CODES.MappedMoreMappingsNotAllowed, 'The volume is already mapped to another SDC and multiple mappings were not allowed');
+        throw gatewayError('MappedMoreMappingsNotAllowed', `mapped to ${volume.mappings.map((m) => m.sdcId).join(', ')}`);
       }
       // A read-only limited volume (a ReadOnly snapshot) can only ever be exposed read-only.
       const accessMode: AccessMode = volume.accessModeLimit === 'ReadOnly' ? 'ReadOnly' : input.accessMode;
@@ -251,15 +255,13 @@ export class Pool {
     });
   }
 
-  /** Unmaps from one SDC, or from every SDC when `sdcId` is undefined. */
-  removeMapping(id: string, sdcId: string | undefined): Promise<void> {
+  /** Unmaps from one SDC (by id or GUID), or from every SDC when `sdc` is 'all'. */
+  removeMapping(id: string, sdc: SdcRef | 'all'): Promise<void> {
     return this.change(async (draft, commit) => {
       const volume = requireVolume(draft, id);
-      if (sdcId !== undefined && !findHost(draft, sdcId)) throw businessError(CODES.SdcNotFound, `Could not find the SDC ${sdcId}`);
-      const removed = volume.mappings.filter((m) => sdcId === undefined || m.sdcId === sdcId);
-      if (removed.length === 0) {
-        throw businessError(CODES.NotMappedToThisSdc, sdcId ? `The volume is not mapped to SDC ${sdcId}` : 'The volume is not mapped');
-      }
+      const host = sdc === 'all' ? undefined : requireSdc(draft, sdc);
+      const removed = volume.mappings.filter((m) => host === undefined || m.sdcId === host.id);
+      if (removed.length === 0) throw gatewayError('NotMappedToThisSdc', host ? `SDC ${host.id}` : 'no SDC');
       volume.mappings = volume.mappings.filter((m) => !removed.includes(m));
       await commit();
       for (const mapping of removed) {
@@ -282,8 +284,9 @@ export class Pool {
   setMappingLimits(id: string, sdcId: string, limits: { iops?: number; bandwidthKbps?: number }): Promise<void> {
     return this.change(async (draft, commit) => {
       const volume = requireVolume(draft, id);
-      const mapping = volume.mappings.find((m) => m.sdcId === sdcId);
-      if (!mapping) throw businessError(CODES.NotMappedToThisSdc, `The volume is not mapped to SDC ${sdcId}`);
+      const host = requireSdc(draft, { sdcId });
+      const mapping = volume.mappings.find((m) => m.sdcId === host.id);
+      if (!mapping) throw gatewayError('NotMappedToThisSdc', `SDC ${host.id}`);
       if (limits.iops !== undefined) mapping.limitIops = limits.iops;
       if (limits.bandwidthKbps !== undefined) mapping.limitBwInMbps = Math.floor(limits.bandwidthKbps / 1024);
       await commit();
@@ -308,7 +311,7 @@ export class Pool {
       const names = new Set<string>();
       for (const def of defs) {
         checkNewName(draft, def.snapshotName, undefined);
-        if (names.has(def.snapshotName)) throw businessError(CODES.VolumeNameInUse, 'Volume name already in use');
+        if (names.has(def.snapshotName)) throw gatewayError('VolumeNameInUse', `name ${def.snapshotName} twice in one request`);
         names.add(def.snapshotName);
       }
       const perTree = new Map<string, number>();
@@ -316,7 +319,7 @@ export class Pool {
       for (const [vtreeId, adding] of perTree) {
         const existing = draft.volumes.filter((v) => v.vtreeId === vtreeId && v.volumeType === 'Snapshot').length;
         if (existing + adding > MAX_SNAPSHOTS_PER_VTREE) {
-          throw businessError(CODES.TooManySnapshots, `Too many snapshots in V-Tree ${vtreeId} (at most ${MAX_SNAPSHOTS_PER_VTREE})`);
+          throw gatewayError('TooManySnapshots', `V-Tree ${vtreeId} (at most ${MAX_SNAPSHOTS_PER_VTREE})`);
         }
       }
       requireRoom(
@@ -358,9 +361,9 @@ export class Pool {
     return this.change(async (draft, commit) => {
       requireSystem(draft, systemId);
       const members = draft.volumes.filter((v) => v.consistencyGroupId === groupId);
-      if (members.length === 0) throw businessError(CODES.NotFound, `Could not find the snapshot group ${groupId}`);
+      if (members.length === 0) throw gatewayError('SnapshotGroupNotFound', `group ${groupId}`);
       const mapped = members.find((v) => v.mappings.length > 0);
-      if (mapped) throw businessError(CODES.VolumeIsMapped, `Volume ${mapped.id} is mapped: unmap it first`);
+      if (mapped) throw gatewayError('VolumeIsMapped', `volume ${mapped.id}`);
       draft.volumes = draft.volumes.filter((v) => v.consistencyGroupId !== groupId);
       await commit();
       await this.removeFiles(members.map((v) => v.id));
@@ -475,16 +478,22 @@ function requireVolume(state: PoolState, id: string): VolumeRecord {
   return volume;
 }
 
+function requireSdc(state: PoolState, ref: SdcRef): HostRecord {
+  const host = 'sdcId' in ref ? findHost(state, ref.sdcId) : findHostByGuid(state, ref.guid);
+  if (!host) throw gatewayError('SdcNotFound', 'sdcId' in ref ? `SDC ${ref.sdcId}` : `GUID ${ref.guid}`);
+  return host;
+}
+
 function requireSystem(state: PoolState, systemId: string): void {
-  if (systemId !== state.systemId) throw businessError(CODES.NotFound, `Could not find the system ${systemId}`);
+  if (systemId !== state.systemId) throw gatewayError('NotFound', `system ${systemId}`);
 }
 
 /** The gateway's name rules: length first (226), then characters, then uniqueness across volumes and snapshots (99). */
 function checkNewName(state: PoolState, name: string, selfId: string | undefined): void {
-  if (name.length > 31) throw businessError(CODES.NameTooLong, `The name is too long: ${name.length} characters, at most 31`);
+  if (name.length > 31) throw gatewayError('NameTooLong', `${name.length} characters`);
   if (!isValidObjectName(name)) throw invalidRequest(`Invalid name "${name}": names must be 1 to 31 characters without spaces`);
   const holder = findVolumeByName(state, name);
-  if (holder && holder.id !== selfId) throw businessError(CODES.VolumeNameInUse, 'Volume name already in use');
+  if (holder && holder.id !== selfId) throw gatewayError('VolumeNameInUse', `held by ${holder.id}`);
 }
 
 function removalTargets(state: PoolState, volume: VolumeRecord, mode: RemoveMode): VolumeRecord[] {

@@ -1,6 +1,6 @@
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { AccessMode } from '../backends/powerflex/types.js';
+import type { AccessMode } from './wire.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../util/log.js';
 import { KiB } from '../util/size.js';

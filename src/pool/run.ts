@@ -24,6 +24,7 @@ export async function startPool(given: PoolOptions, logger: Logger): Promise<Run
     dataDir: options.dataDir,
     capacityBytes: options.capacityBytes,
     systemId: options.systemId,
+    systemName: options.systemName,
     protectionDomain: options.protectionDomain,
     storagePool: options.storagePool,
     hosts: options.hosts,

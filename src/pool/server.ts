@@ -77,10 +77,10 @@ export async function startServer(deps: ApiDeps, certificate: Certificate | unde
     const match = router.match(method, path);
     const template = match.kind === 'found' ? match.route.template : match.kind === 'method-not-allowed' ? match.template : undefined;
     stats.request(`${method} ${template ?? '(no such path)'}`);
-    const answer = (status: number, body: unknown, errorCode?: number): void => {
+    const answer = (status: number, body: unknown, errorCode?: number, context?: string): void => {
       stats.response(status, errorCode);
       sendJson(res, status, body);
-      logger.debug({ method, path, status, errorCode, ms: Date.now() - started }, 'request');
+      logger.debug({ method, path, status, errorCode, context, ms: Date.now() - started }, 'request');
     };
 
     if (path === '/api' || path.startsWith('/api/')) {
@@ -118,7 +118,7 @@ export async function startServer(deps: ApiDeps, certificate: Certificate | unde
       else answer(200, result);
     } catch (err) {
       if (err instanceof PoolError) {
-        answer(err.httpStatusCode, err.body(), err.errorCode);
+        answer(err.httpStatusCode, err.body(), err.errorCode, err.context);
         return;
       }
       logger.error({ method, path, err }, 'request failed');

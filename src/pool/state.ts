@@ -1,4 +1,4 @@
-import type { AccessMode, MdmConnectionState, VolumeType } from '../backends/powerflex/types.js';
+import type { AccessMode, MdmConnectionState, VolumeType } from './wire.js';
 
 /**
  * The pool's whole state: what state.json holds, and what reconciliation makes the disk, the loop devices and the

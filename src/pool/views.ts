@@ -1,4 +1,4 @@
-import type { Link, MappedSdcInfo, ProtectionDomain, Sdc, StoragePool, System, Volume } from '../backends/powerflex/types.js';
+import type { Link, MappedSdcInfo, ProtectionDomain, Sdc, StoragePool, System, Volume } from './wire.js';
 import type { HostRecord, PoolState, VolumeRecord } from './state.js';
 
 /**
@@ -18,11 +18,11 @@ const parent = (field: string, type: string, id: string): Link => ({
   href: `/api/instances/${type}::${id}`,
 });
 
-export function systemView(state: PoolState): System {
+export function systemView(state: PoolState, name: string | null): System {
   const id = state.systemId;
   return {
     id,
-    name: null,
+    name,
     systemVersionName: SYSTEM_VERSION_NAME,
     restrictedSdcMode: 'None',
     restrictedSdcModeEnabled: false,

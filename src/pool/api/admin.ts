@@ -1,4 +1,4 @@
-import type { MdmConnectionState } from '../../backends/powerflex/types.js';
+import type { MdmConnectionState } from '../wire.js';
 import { optionalEnum, optionalString, requireObject, requireString } from '../body.js';
 import { invalidRequest } from '../errors.js';
 import { hostByIdDir } from '../paths.js';

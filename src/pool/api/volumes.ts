@@ -1,4 +1,4 @@
-import type { CreateResponse, ProvisioningType, RemoveMode, VolumeStatistics } from '../../backends/powerflex/types.js';
+import type { ActionAnswer, CreateAnswer, ProvisioningType, RemoveMode, VolumeStatistics } from '../wire.js';
 import { GiB, KiB } from '../../util/size.js';
 import {
   ACCESS_MODES,
@@ -10,9 +10,11 @@ import {
   requireObject,
   requireString,
 } from '../body.js';
-import { CODES, businessError, invalidRequest, volumeNotFound } from '../errors.js';
+import { CODES, businessError, gatewayError, invalidRequest, volumeNotFound } from '../errors.js';
 import { isWellFormedId } from '../ids.js';
+import type { SdcRef } from '../pool.js';
 import { descendantsOf, findVolume, findVolumeByName } from '../state.js';
+import { nameInPath } from './by-name.js';
 import { volumeView } from '../views.js';
 import { param, type ApiDeps, type ApiRequest, type ApiRouter } from './context.js';
 
@@ -29,6 +31,15 @@ function volumeId(req: ApiRequest): string {
   return id;
 }
 
+/** The SDC a mapping request names: `sdcId`, or `guid` in its place (both mapping actions accept either). */
+function sdcRef(body: Record<string, unknown>): SdcRef | undefined {
+  const sdcId = optionalString(body, 'sdcId');
+  if (sdcId) return { sdcId };
+  const guid = optionalString(body, 'guid');
+  if (guid) return { guid };
+  return undefined;
+}
+
 /** Volumes and snapshots: lifecycle, mapping, statistics. */
 export function volumeRoutes(router: ApiRouter, deps: ApiDeps): void {
   const { pool } = deps;
@@ -38,7 +49,7 @@ export function volumeRoutes(router: ApiRouter, deps: ApiDeps): void {
     return s.volumes.map((v) => volumeView(s, v));
   });
 
-  router.add('POST', '/api/types/Volume/instances', 'token', async (req): Promise<CreateResponse> => {
+  router.add('POST', '/api/types/Volume/instances', 'token', async (req): Promise<CreateAnswer> => {
     const body = requireObject(req.body);
     const storagePoolId = optionalString(body, 'storagePoolId');
     if (!storagePoolId) missing('storagePoolId');
@@ -51,20 +62,25 @@ export function volumeRoutes(router: ApiRouter, deps: ApiDeps): void {
     const s = pool.current();
     const pdId = optionalString(body, 'protectionDomainId');
     if (pdId !== undefined && pdId !== s.protectionDomain.id) {
-      throw businessError(CODES.ProtectionDomainNotFound, `Could not find the protection domain ${pdId}`);
+      throw gatewayError('ProtectionDomainNotFound', `protection domain ${pdId}`);
     }
-    if (storagePoolId !== s.storagePool.id) throw businessError(CODES.NotFound, `Could not find the storage pool ${storagePoolId}`);
+    if (storagePoolId !== s.storagePool.id) throw gatewayError('NotFound', `storage pool ${storagePoolId}`);
     const name = optionalString(body, 'name');
     const volume = await pool.createVolume({ name: name === '' ? undefined : name, sizeKiB, volumeType });
     return { id: volume.id };
   });
 
-  router.add('POST', '/api/types/Volume/instances/action/queryIdByKey', 'token', (req) => {
-    const name = requireString(requireObject(req.body), 'name');
+  // A name that resolves nothing is the gateway's NOT_FOUND ("Not found"), which clients test for by that text.
+  const idByName = (name: string): string => {
     const volume = findVolumeByName(pool.current(), name);
-    if (!volume) throw businessError(CODES.VolumeNotFound, `Could not find the volume named ${name}`);
+    if (!volume) throw gatewayError('NotFound', `volume named ${name}`);
     return volume.id;
-  });
+  };
+  router.add('POST', '/api/types/Volume/instances/action/queryIdByKey', 'token', (req) => idByName(requireString(requireObject(req.body), 'name')));
+  // The older spelling (OpenStack's ScaleIO driver and its library): the name in the path, %-encoded once or twice.
+  router.add('GET', '/api/types/Volume/instances/getByName::{name}', 'token', (req) =>
+    idByName(nameInPath(req, (name) => findVolumeByName(pool.current(), name) !== undefined)),
+  );
 
   router.add('GET', '/api/instances/Volume::{id}', 'token', (req) => {
     const s = pool.current();
@@ -88,8 +104,12 @@ export function volumeRoutes(router: ApiRouter, deps: ApiDeps): void {
     };
   });
 
-  const action = (name: string, handler: (id: string, body: Record<string, unknown>) => Promise<unknown>): void => {
-    router.add('POST', `/api/instances/Volume::{id}/action/${name}`, 'token', async (req) => handler(volumeId(req), requireObject(req.body)));
+  /** An action with nothing to answer: `{}` once it is done. */
+  const action = (name: string, handler: (id: string, body: Record<string, unknown>) => Promise<void>): void => {
+    router.add('POST', `/api/instances/Volume::{id}/action/${name}`, 'token', async (req): Promise<ActionAnswer> => {
+      await handler(volumeId(req), requireObject(req.body));
+      return {};
+    });
   };
 
   action('removeVolume', async (id, body) => {
@@ -110,23 +130,17 @@ export function volumeRoutes(router: ApiRouter, deps: ApiDeps): void {
   });
 
   action('addMappedSdc', async (id, body) => {
-    const sdcId = optionalString(body, 'sdcId');
-    const guid = optionalString(body, 'guid');
-    if (!sdcId && !guid) missing('sdcId');
     await pool.addMapping(id, {
-      sdcId: sdcId || undefined,
-      guid: guid || undefined,
+      sdc: sdcRef(body) ?? missing('sdcId'),
       allowMultipleMappings: optionalWireBool(body, 'allowMultipleMappings', false),
       accessMode: optionalEnum(body, 'accessMode', ACCESS_MODES) ?? 'ReadWrite',
     });
   });
 
   action('removeMappedSdc', async (id, body) => {
-    const sdcId = optionalString(body, 'sdcId');
     // `{"allSdcs": ""}` is how most clients ask; some send "true". Only an explicit false means "not all".
     const allSdcs = body.allSdcs !== undefined && body.allSdcs !== null && String(body.allSdcs).toLowerCase() !== 'false';
-    if (!sdcId && !allSdcs) missing('sdcId');
-    await pool.removeMapping(id, allSdcs ? undefined : sdcId);
+    await pool.removeMapping(id, allSdcs ? 'all' : (sdcRef(body) ?? missing('sdcId')));
   });
 
   action('setMappedSdcLimits', async (id, body) => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { ErrorBody, Sdc, StoragePool, Volume } from '../../../src/backends/powerflex/types.js';
+import type { ErrorBody, Sdc, StoragePool, Volume } from '../../../src/pool/wire.js';
 import { cleanupAllPools, startPool, type PoolProcess } from '../../helpers/pool.js';
 
 /** Token expiry, injected faults, host administration, counters, TLS and environment variables. */

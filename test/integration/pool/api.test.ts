@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { ErrorBody, StoragePool, StoragePoolStatistics, System, Volume } from '../../../src/backends/powerflex/types.js';
+import type { ErrorBody, StoragePool, StoragePoolStatistics, System, Volume } from '../../../src/pool/wire.js';
 import { cleanupAllPools, startPool, type PoolProcess } from '../../helpers/pool.js';
 
 /** The gateway API over real HTTP: sessions, discovery, volume lifecycle, error codes and accounting. */
@@ -10,7 +10,7 @@ let poolId: string;
 let systemId: string;
 
 beforeAll(async () => {
-  pool = await startPool({ capacity: '200Gi', hosts: [{ name: 'node1', guid: 'aaaa-0001' }] });
+  pool = await startPool({ capacity: '200Gi', hosts: [{ name: 'node1', guid: 'aaaa-0001' }], env: { FERRY_POOL_SYSTEM_NAME: 'ferry-system' } });
   systemId = (await pool.api<System[]>('GET', '/api/types/System/instances')).body[0]?.id ?? '';
   poolId = (await pool.api<StoragePool[]>('GET', '/api/types/StoragePool/instances')).body[0]?.id ?? '';
 }, 60_000);
@@ -76,7 +76,7 @@ describe('discovery', () => {
     const pdId = await pool.api('POST', '/api/types/ProtectionDomain/instances/action/queryIdByKey', { name: 'pd1' });
     expect(pdId.body).toBe(pds.body[0]?.id);
     const missingPd = await pool.api<ErrorBody>('POST', '/api/types/ProtectionDomain/instances/action/queryIdByKey', { name: 'nope' });
-    expect([missingPd.status, missingPd.body.errorCode]).toEqual([500, 142]);
+    expect(missingPd.body).toEqual({ message: 'Could not find Protection Domain', httpStatusCode: 500, errorCode: 142 });
     const pools = await pool.api<StoragePool[]>('GET', `/api/instances/ProtectionDomain::${pdId.body as string}/relationships/StoragePool`);
     expect(pools.body.map((p) => [p.id, p.name])).toEqual([[poolId, 'pool1']]);
     const sdcs = await pool.api<{ sdcGuid: string; mdmConnectionState: string; systemId: string }[]>(
@@ -84,6 +84,52 @@ describe('discovery', () => {
       `/api/instances/System::${systemId}/relationships/Sdc`,
     );
     expect(sdcs.body).toEqual([expect.objectContaining({ sdcGuid: 'AAAA-0001', mdmConnectionState: 'Connected', systemId })]);
+  });
+
+  it('names the system with --system-name (FERRY_POOL_SYSTEM_NAME)', async () => {
+    const systems = await pool.api<System[]>('GET', '/api/types/System/instances');
+    expect(systems.body.map((s) => [s.id, s.name])).toEqual([[systemId, 'ferry-system']]);
+    expect((await pool.api<System>('GET', `/api/instances/System::${systemId}`)).body.name).toBe('ferry-system');
+  });
+
+  it('answers the older lookups by name: Domain and Pool getByName::, once or twice %-encoded', async () => {
+    const pdId = (await pool.api<string>('POST', '/api/types/ProtectionDomain/instances/action/queryIdByKey', { name: 'pd1' })).body;
+    const domain = await pool.api('GET', '/api/types/Domain/instances/getByName::pd1');
+    expect([domain.status, domain.text]).toEqual([200, JSON.stringify(pdId)]);
+    expect((await pool.api('GET', `/api/types/Pool/instances/getByName::${pdId},pool1`)).body).toBe(poolId);
+    // OpenStack's driver quotes twice: "pool1" has nothing to encode, a comma has (%2C, then %252C).
+    expect((await pool.api('GET', `/api/types/Pool/instances/getByName::${pdId}%252Cpool1`)).body).toBe(poolId);
+    expect((await pool.api<ErrorBody>('GET', '/api/types/Domain/instances/getByName::nope')).body).toEqual({
+      message: 'Could not find Protection Domain',
+      httpStatusCode: 500,
+      errorCode: 142,
+    });
+    expect((await pool.api<ErrorBody>('GET', `/api/types/Pool/instances/getByName::${pdId},nope`)).body).toEqual({
+      message: 'Not found',
+      httpStatusCode: 500,
+      errorCode: 3,
+    });
+    expect((await pool.api<ErrorBody>('GET', '/api/types/Pool/instances/getByName::0123456789abcdef,pool1')).body.errorCode).toBe(3);
+  });
+
+  it('answers the System querySelectedStatistics flat, with the object counts', async () => {
+    const answer = await pool.api<Record<string, number>>('POST', '/api/types/System/instances/action/querySelectedStatistics', {
+      ids: [],
+      properties: ['capacityLimitInKb', 'numOfSdc', 'numOfStoragePools', 'numOfProtectionDomains'],
+    });
+    expect(answer.body).toEqual({ capacityLimitInKb: 200 * GiB_IN_KB, numOfSdc: 1, numOfStoragePools: 1, numOfProtectionDomains: 1 });
+    const unknown = await pool.api<ErrorBody>('POST', '/api/types/System/instances/action/querySelectedStatistics', { properties: ['nothing'] });
+    expect([unknown.status, unknown.body.errorCode]).toEqual([400, 0]);
+  });
+
+  it('answers Sdc queryBySelectedIds with the SDC objects, and 80 for an unknown id', async () => {
+    const sdcs = (await pool.api<{ id: string; sdcGuid: string }[]>('GET', '/api/types/Sdc/instances')).body;
+    const selected = await pool.api<{ id: string; sdcGuid: string }[]>('POST', '/api/types/Sdc/instances/action/queryBySelectedIds', {
+      ids: sdcs.map((s) => s.id),
+    });
+    expect(selected.body.map((s) => [s.id, s.sdcGuid])).toEqual(sdcs.map((s) => [s.id, 'AAAA-0001']));
+    const unknown = await pool.api<ErrorBody>('POST', '/api/types/Sdc/instances/action/queryBySelectedIds', { ids: ['0123456789abcdef'] });
+    expect(unknown.body).toEqual({ message: 'Could not find the SDC', httpStatusCode: 500, errorCode: 80 });
   });
 
   it('reports the largest volume through querySystemLimits', async () => {
@@ -122,11 +168,11 @@ describe('volumes', () => {
 
   it('refuses a 32-character name with 226, and a name in use with 99', async () => {
     const long = await createVolume({ name: 'a'.repeat(32), volumeSizeInKb: '8388608' });
-    expect([long.status, long.body.errorCode]).toEqual([500, 226]);
+    expect([long.status, long.body.errorCode, long.body.message]).toEqual([500, 226, 'The given name exceeds the allowed length of 31 characters.']);
     expect((await createVolume({ name: 'a'.repeat(31), volumeSizeInKb: '8388608' })).status).toBe(200);
     await createVolume({ name: 'taken', volumeSizeInKb: '8388608' });
     const duplicate = await createVolume({ name: 'taken', volumeSizeInKb: '8388608' });
-    expect([duplicate.status, duplicate.body.errorCode, duplicate.body.message]).toEqual([500, 99, 'Volume name already in use']);
+    expect([duplicate.status, duplicate.body.errorCode, duplicate.body.message]).toEqual([500, 99, 'Volume name already in use. Please use a different name.']);
   });
 
   it('refuses a missing storagePoolId with 400 errorCode 0', async () => {
@@ -134,32 +180,36 @@ describe('volumes', () => {
     expect([answer.status, answer.body.errorCode]).toEqual([400, 0]);
   });
 
-  it('answers 79 for an unknown id, a malformed id and an unknown name', async () => {
+  it('answers 79 for an unknown or a malformed id, and 3 "Not found" for an unknown name', async () => {
     const unknown = await pool.api<ErrorBody>('GET', '/api/instances/Volume::0123456789abcdef');
-    expect(unknown.body).toEqual({ message: expect.any(String), httpStatusCode: 500, errorCode: 79 });
+    // The gateway's text exactly: Dell's CSI driver compares it to "Could not find the volume".
+    expect(unknown.body).toEqual({ message: 'Could not find the volume', httpStatusCode: 500, errorCode: 79 });
     const malformed = await pool.api<ErrorBody>('GET', '/api/instances/Volume::not-hex');
     expect([malformed.status, malformed.body.errorCode]).toEqual([500, 79]);
     expect(malformed.body.message).toMatch(/must be a hexadecimal number/);
     const byName = await pool.api<ErrorBody>('POST', '/api/types/Volume/instances/action/queryIdByKey', { name: 'no-such-volume' });
-    expect([byName.status, byName.body.errorCode]).toEqual([500, 79]);
+    expect(byName.body).toEqual({ message: 'Not found', httpStatusCode: 500, errorCode: 3 });
   });
 
   it('finds a volume by name, renames it, grows it and refuses to shrink it', async () => {
     const { body } = await createVolume({ name: 'grow-me', volumeSizeInKb: '8388608' });
     expect((await pool.api('POST', '/api/types/Volume/instances/action/queryIdByKey', { name: 'grow-me' })).body).toBe(body.id);
-    expect((await pool.api('POST', `/api/instances/Volume::${body.id}/action/setVolumeName`, { newName: 'grown' })).status).toBe(200);
+    const renamed = await pool.api('POST', `/api/instances/Volume::${body.id}/action/setVolumeName`, { newName: 'grown' });
+    expect([renamed.status, renamed.text]).toEqual([200, '{}']);
     expect((await pool.api('POST', '/api/types/Volume/instances/action/queryIdByKey', { name: 'grown' })).body).toBe(body.id);
-    expect((await pool.api('POST', `/api/instances/Volume::${body.id}/action/setVolumeSize`, { sizeInGB: '16' })).status).toBe(200);
+    const grown = await pool.api('POST', `/api/instances/Volume::${body.id}/action/setVolumeSize`, { sizeInGB: '16' });
+    expect([grown.status, grown.text]).toEqual([200, '{}']);
     expect((await pool.api<Volume>('GET', `/api/instances/Volume::${body.id}`)).body.sizeInKb).toBe(16 * GiB_IN_KB);
     const shrink = await pool.api<ErrorBody>('POST', `/api/instances/Volume::${body.id}/action/setVolumeSize`, { sizeInGB: '8' });
-    expect([shrink.status, shrink.body.errorCode]).toEqual([500, 133]);
+    expect(shrink.body).toEqual({ message: 'Volume capacity can only be increased', httpStatusCode: 500, errorCode: 133 });
   });
 
   it('validates removeMode and removes a volume', async () => {
     const { body } = await createVolume({ name: 'remove-me', volumeSizeInKb: '8388608' });
     const bad = await pool.api<ErrorBody>('POST', `/api/instances/Volume::${body.id}/action/removeVolume`, { removeMode: 'EVERYTHING' });
     expect([bad.status, bad.body.errorCode]).toEqual([400, 0]);
-    expect((await pool.api('POST', `/api/instances/Volume::${body.id}/action/removeVolume`, { removeMode: 'ONLY_ME' })).status).toBe(200);
+    const removed = await pool.api('POST', `/api/instances/Volume::${body.id}/action/removeVolume`, { removeMode: 'ONLY_ME' });
+    expect([removed.status, removed.text]).toEqual([200, '{}']);
     expect((await pool.api<ErrorBody>('GET', `/api/instances/Volume::${body.id}`)).body.errorCode).toBe(79);
   });
 
@@ -186,6 +236,28 @@ describe('volumes', () => {
       { ids: [poolId], properties: ['capacityInUseInKb', 'thickCapacityInUseInKb'] },
     );
     expect(selected.body).toEqual({ [poolId]: { capacityInUseInKb: after.capacityInUseInKb, thickCapacityInUseInKb: after.thickCapacityInUseInKb } });
+  });
+
+  it('answers Volume getByName:: and a snapshotVolumes that names no system (older clients)', async () => {
+    const { body } = await createVolume({ name: 'old-client', volumeSizeInKb: '8388608' });
+    const byName = await pool.api('GET', '/api/types/Volume/instances/getByName::old-client');
+    expect([byName.status, byName.text]).toEqual([200, JSON.stringify(body.id)]);
+    // A base64 name as OpenStack makes them ("/" and "=" in it), quoted twice in the path.
+    await createVolume({ name: 'a/b+c=', volumeSizeInKb: '8388608' });
+    const twice = encodeURIComponent(encodeURIComponent('a/b+c='));
+    expect((await pool.api('GET', `/api/types/Volume/instances/getByName::${twice}`)).body).toEqual(expect.stringMatching(/^[0-9a-f]{16}$/));
+    expect((await pool.api<ErrorBody>('GET', '/api/types/Volume/instances/getByName::nothing-here')).body).toEqual({
+      message: 'Not found',
+      httpStatusCode: 500,
+      errorCode: 3,
+    });
+    const snap = await pool.api<{ volumeIdList: string[]; snapshotGroupId: string }>('POST', '/api/instances/System/action/snapshotVolumes', {
+      snapshotDefs: [{ volumeId: body.id, snapshotName: 'old-client-snap' }],
+    });
+    expect(snap.status).toBe(200);
+    expect(snap.body.volumeIdList).toHaveLength(1);
+    const snapshot = await pool.api<Volume>('GET', `/api/instances/Volume::${snap.body.volumeIdList[0] ?? ''}`);
+    expect(snapshot.body).toMatchObject({ name: 'old-client-snap', volumeType: 'Snapshot', ancestorVolumeId: body.id });
   });
 
   it('lists volumes of the pool, snapshots included', async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { lstat, open, readlink, stat } from 'node:fs/promises';
-import type { ErrorBody, Sdc, SnapshotVolumesResponse, StoragePool, System, Volume, VolumeStatistics } from '../../../src/backends/powerflex/types.js';
+import type { ErrorBody, Sdc, SnapshotVolumesAnswer, StoragePool, System, Volume, VolumeStatistics } from '../../../src/pool/wire.js';
 import { hostDeviceLink } from '../../../src/pool/paths.js';
 import { exec } from '../../../src/util/exec.js';
 import { cleanupAllPools, startPool, type PoolProcess } from '../../helpers/pool.js';
@@ -23,7 +23,10 @@ beforeAll(async () => {
       { name: 'node3', guid: 'GUID-0003' },
     ],
   });
-  systemId = (await pool.api<System[]>('GET', '/api/types/System/instances')).body[0]?.id ?? '';
+  const systems = (await pool.api<System[]>('GET', '/api/types/System/instances')).body;
+  // Without --system-name the system is unnamed, as a system nobody named.
+  expect(systems.map((s) => s.name)).toEqual([null]);
+  systemId = systems[0]?.id ?? '';
   poolId = (await pool.api<StoragePool[]>('GET', '/api/types/StoragePool/instances')).body[0]?.id ?? '';
   for (const s of (await pool.api<Sdc[]>('GET', '/api/types/Sdc/instances')).body) sdc[s.name ?? ''] = s;
 }, 60_000);
@@ -52,8 +55,7 @@ function action<T = ErrorBody>(volumeId: string, name: string, body: unknown): R
 
 async function map(volumeId: string, host: string, extra: Record<string, string> = {}): Promise<void> {
   const answer = await action(volumeId, 'addMappedSdc', { sdcId: sdcId(host), allowMultipleMappings: 'FALSE', ...extra });
-  expect(answer.text).toBe('');
-  expect(answer.status).toBe(200);
+  expect([answer.status, answer.text]).toEqual([200, '{}']);
 }
 
 async function deviceSize(device: string): Promise<number> {
@@ -121,9 +123,13 @@ describe('mapping', () => {
     const id = await create('shared');
     await map(id, 'node1');
     const again = await action(id, 'addMappedSdc', { sdcId: sdcId('node1'), allowMultipleMappings: 'TRUE' });
-    expect([again.status, again.body.errorCode]).toEqual([500, 81]);
+    expect(again.body).toEqual({ message: 'The volume is already mapped to this SDC', httpStatusCode: 500, errorCode: 81 });
     const single = await action(id, 'addMappedSdc', { sdcId: sdcId('node2'), allowMultipleMappings: 'FALSE' });
-    expect([single.status, single.body.errorCode]).toEqual([500, 297]);
+    expect(single.body).toEqual({
+      message: 'This volume is already mapped and may not be mapped to additional SDCs.',
+      httpStatusCode: 500,
+      errorCode: 297,
+    });
     // By GUID (case-insensitively) and with the boolean spelt as some clients spell it.
     expect((await action(id, 'addMappedSdc', { guid: 'guid-0002', allowMultipleMappings: 'True' })).status).toBe(200);
     await map(id, 'node3', { allowMultipleMappings: 'true', accessMode: 'ReadOnly' });
@@ -144,14 +150,17 @@ describe('mapping', () => {
     expect((await readAt(linkOf('node2', id), 0, 4096)).equals(data)).toBe(true);
 
     const mapped = await action(id, 'removeVolume', { removeMode: 'ONLY_ME' });
-    expect([mapped.status, mapped.body.errorCode]).toEqual([500, 104]);
+    expect(mapped.body).toEqual({ message: 'Volume is mapped', httpStatusCode: 500, errorCode: 104 });
 
-    // Unmapping one host leaves the others' links alone.
-    expect((await action(id, 'removeMappedSdc', { sdcId: sdcId('node2') })).status).toBe(200);
+    // Unmapping one host leaves the others' links alone; the host may be named by GUID, as for mapping.
+    const unmapped = await action(id, 'removeMappedSdc', { guid: 'guid-0002' });
+    expect([unmapped.status, unmapped.text]).toEqual([200, '{}']);
     await expect(lstat(linkOf('node2', id))).rejects.toThrow(/ENOENT/);
     expect(await readlink(linkOf('node1', id))).toBe(rw1);
     const notMapped = await action(id, 'removeMappedSdc', { sdcId: sdcId('node2') });
-    expect([notMapped.status, notMapped.body.errorCode]).toEqual([500, 84]);
+    expect(notMapped.body).toEqual({ message: 'The volume is not mapped to SDC', httpStatusCode: 500, errorCode: 84 });
+    const unknownGuid = await action(id, 'removeMappedSdc', { guid: 'GUID-9999' });
+    expect(unknownGuid.body).toEqual({ message: 'Could not find the SDC', httpStatusCode: 500, errorCode: 80 });
 
     // allSdcs ("" as most clients send it) removes the rest, and every loop device goes.
     expect((await action(id, 'removeMappedSdc', { allSdcs: '' })).status).toBe(200);
@@ -164,9 +173,12 @@ describe('mapping', () => {
   it('answers 80 for an unknown SDC and records QoS limits', async () => {
     const id = await create('qos');
     const unknown = await action(id, 'addMappedSdc', { sdcId: '0123456789abcdef' });
-    expect([unknown.status, unknown.body.errorCode]).toEqual([500, 80]);
+    expect(unknown.body).toEqual({ message: 'Could not find the SDC', httpStatusCode: 500, errorCode: 80 });
+    const notMapped = await action(id, 'setMappedSdcLimits', { sdcId: sdcId('node1'), iopsLimit: '100' });
+    expect(notMapped.body).toEqual({ message: 'The volume is not mapped to SDC', httpStatusCode: 500, errorCode: 84 });
     await map(id, 'node1');
-    expect((await action(id, 'setMappedSdcLimits', { sdcId: sdcId('node1'), iopsLimit: '100', bandwidthLimitInKbps: '10240' })).status).toBe(200);
+    const limited = await action(id, 'setMappedSdcLimits', { sdcId: sdcId('node1'), iopsLimit: '100', bandwidthLimitInKbps: '10240' });
+    expect([limited.status, limited.text]).toEqual([200, '{}']);
     const volume = await pool.api<Volume>('GET', `/api/instances/Volume::${id}`);
     expect(volume.body.mappedSdcInfo?.[0]).toMatchObject({ limitIops: 100, limitBwInMbps: 10 });
     await action(id, 'removeMappedSdc', { allSdcs: 'true' });
@@ -196,7 +208,7 @@ describe('snapshots', () => {
     const before = randomBytes(8192);
     await writeAt(linkOf('node1', id), 4096, before);
 
-    const snap = await pool.api<SnapshotVolumesResponse>('POST', `/api/instances/System::${systemId}/action/snapshotVolumes`, {
+    const snap = await pool.api<SnapshotVolumesAnswer>('POST', `/api/instances/System::${systemId}/action/snapshotVolumes`, {
       snapshotDefs: [{ volumeId: id, snapshotName: 'snap-1' }],
       accessModeLimit: 'ReadOnly',
     });
@@ -251,7 +263,7 @@ describe('snapshots', () => {
 
   it('clones with a ReadWrite snapshot that can be written, and removes a tree', async () => {
     const id = await create('clone-source');
-    const snap = await pool.api<SnapshotVolumesResponse>('POST', `/api/instances/System::${systemId}/action/snapshotVolumes`, {
+    const snap = await pool.api<SnapshotVolumesAnswer>('POST', `/api/instances/System::${systemId}/action/snapshotVolumes`, {
       snapshotDefs: [{ volumeId: id, snapshotName: 'clone-1' }],
       accessModeLimit: 'ReadWrite',
     });
@@ -268,7 +280,7 @@ describe('snapshots', () => {
   it('holds at most 126 snapshots per tree (182)', async () => {
     const id = await create('many-snaps');
     const defs = Array.from({ length: 126 }, (_, i) => ({ volumeId: id, snapshotName: `many-${i}` }));
-    const full = await pool.api<SnapshotVolumesResponse>('POST', `/api/instances/System::${systemId}/action/snapshotVolumes`, { snapshotDefs: defs });
+    const full = await pool.api<SnapshotVolumesAnswer>('POST', `/api/instances/System::${systemId}/action/snapshotVolumes`, { snapshotDefs: defs });
     expect(full.status).toBe(200);
     expect(full.body.volumeIdList).toHaveLength(126);
     const oneMore = await pool.api<ErrorBody>('POST', `/api/instances/System::${systemId}/action/snapshotVolumes`, {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { lstat, mkdir, readFile, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Sdc, StoragePool, System, Volume } from '../../../src/backends/powerflex/types.js';
+import type { Sdc, StoragePool, System, Volume } from '../../../src/pool/wire.js';
 import { attachLoop, detachLoop } from '../../../src/pool/loop.js';
 import { hostDeviceLink, stateFile, volumeFile } from '../../../src/pool/paths.js';
 import { cleanupAllPools, startPool, type HttpResult, type PoolProcess } from '../../helpers/pool.js';
