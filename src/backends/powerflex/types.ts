@@ -10,7 +10,8 @@
  *   accepts number or string). The few string-typed numbers (`maxVal` of a system limit) are typed `string`.
  * - Ids are 16 lower-case hex characters.
  * - Actions with nothing to answer (removeVolume, setVolumeSize, addMappedSdc, removeMappedSdc, ...) answer HTTP 200
- *   with an empty body; `ferry pool` does the same.
+ *   with `{}` (what PyPowerFlex, written against real gateways, decodes) or, on some gateways, an empty body: the
+ *   client reads neither and accepts both. `ferry pool` answers `{}` and keeps shapes of its own (src/pool/wire.ts).
  */
 
 /** An id: 16 lower-case hex characters (volumes, snapshots, pools, SDCs, systems, vtrees). */

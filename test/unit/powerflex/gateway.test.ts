@@ -186,6 +186,31 @@ describe('GatewayConnection against an in-process fake', () => {
     expect(JSON.parse(sent?.body ?? '')).toEqual({ name: 'v', volumeSizeInKb: '10485760', storagePoolId: VOLUME_ID, volumeType: 'ThickProvisioned' });
   });
 
+  it('accepts an action answered with an empty body or with {}, as real gateways vary', async () => {
+    const SDC_ID = 'fedcba9876543210';
+    const action = (name: string): string => `POST /api/instances/Volume::${VOLUME_ID}/action/${name}`;
+    fake.routes.set(action('addMappedSdc'), (_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': 0 });
+      res.end();
+    });
+    fake.routes.set(action('removeMappedSdc'), (_req, res) => json(res, 200, {}));
+    fake.routes.set(action('setVolumeSize'), (_req, res) => json(res, 200, {}));
+    fake.routes.set(action('removeVolume'), (_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': 0 });
+      res.end();
+    });
+    await expect(client.mappings.mapVolume(VOLUME_ID, { sdcId: SDC_ID, allowMultipleMappings: false })).resolves.toBeUndefined();
+    await expect(client.mappings.unmapVolume(VOLUME_ID, { sdcId: SDC_ID })).resolves.toBeUndefined();
+    await expect(client.volumes.setVolumeSize(VOLUME_ID, 16n)).resolves.toBeUndefined();
+    await expect(client.volumes.removeVolume(VOLUME_ID)).resolves.toBeUndefined();
+    expect(fake.requests.filter((r) => r.path.includes('/action/')).map((r) => r.path.split('/').pop())).toEqual([
+      'addMappedSdc',
+      'removeMappedSdc',
+      'setVolumeSize',
+      'removeVolume',
+    ]);
+  });
+
   it('gives up within the timeout when the gateway never answers', async () => {
     await client.close();
     client = makeClient({ timeoutMs: 500 });
