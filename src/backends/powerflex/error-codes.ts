@@ -13,6 +13,7 @@ export const GATEWAY_ERROR_CODES = {
   SizeCanOnlyGrow: 133,
   ProtectionDomainNotFound: 142,
   TooManySnapshots: 182,
+  SnapshotGroupNotFound: 185,
   NameTooLong: 226,
   MappedMoreMappingsNotAllowed: 297,
   OnlySingleSdc: 306,

@@ -70,6 +70,8 @@ export interface GatewayErrorCodes {
   SizeCanOnlyGrow: 133;
   ProtectionDomainNotFound: 142;
   TooManySnapshots: 182;
+  /** removeConsistencyGroupSnapshots of a group that does not exist (or has no volumes left). */
+  SnapshotGroupNotFound: 185;
   NameTooLong: 226;
   MappedMoreMappingsNotAllowed: 297;
   /** Very old systems: "Only a single SDC may be mapped to this volume at a time". */

@@ -202,8 +202,10 @@ def life(run, args):  # pylint: disable=too-many-locals,too-many-statements
               lambda v: mapped(v) == [], lambda v: f'mapped to {mapped(v)}')
     run.refused('volume.remove_mapped_sdc unknown GUID', lambda: client.volume.remove_mapped_sdc(vid, sdc_guid='NO-SUCH-GUID'),
                 500, 80, 'Could not find the SDC')
-    client.volume.add_mapped_sdc(vid, sdc_id=sdc1_id, allow_multiple_mappings=True)
-    run.check('volume.add_mapped_sdc two hosts allow_multiple_mappings True',
+    run.check('volume.add_mapped_sdc allow_multiple_mappings True',
+              lambda: client.volume.add_mapped_sdc(vid, sdc_id=sdc1_id, allow_multiple_mappings=True),
+              lambda v: mapped(v) == [sdc1_id], lambda v: f'mapped to {mapped(v)}')
+    run.check('volume.add_mapped_sdc second host allow_multiple_mappings True',
               lambda: client.volume.add_mapped_sdc(vid, sdc_id=sdc2_id, allow_multiple_mappings=True),
               lambda v: sorted(mapped(v)) == sorted([sdc1_id, sdc2_id]), lambda v: f'mapped to {mapped(v)}')
     run.check('volume.remove_mapped_sdc all_sdcs', lambda: client.volume.remove_mapped_sdc(vid, all_sdcs=True),
