@@ -3,7 +3,7 @@ import { optionalString, requireObject, requireString } from '../body.js';
 import { gatewayError, invalidRequest } from '../errors.js';
 import type { PoolState } from '../state.js';
 import { protectionDomainView, sdcView, storagePoolView, systemView, volumeView } from '../views.js';
-import type { QuerySystemLimitsAnswer, SelectedStatistics, SelectedStatisticsById, StoragePoolStatistics, SystemStatistics } from '../wire.js';
+import type { QuerySystemLimitsAnswer, SelectedStatistics, SelectedStatisticsById, StoragePoolStatistics, System, SystemStatistics } from '../wire.js';
 import { nameInPath } from './by-name.js';
 import { param, type ApiDeps, type ApiRouter } from './context.js';
 
@@ -32,7 +32,7 @@ export function systemRoutes(router: ApiRouter, deps: ApiDeps): void {
     numOfSds: 0,
     numOfFaultSets: 0,
   });
-  const system = (): ReturnType<typeof systemView> => systemView(state(), deps.pool.systemName);
+  const system = (): System => systemView(state(), deps.pool.systemName);
 
   router.add('GET', '/api/types/System/instances', 'token', () => [system()]);
   router.add('GET', '/api/instances/System::{id}', 'token', (req) => {
