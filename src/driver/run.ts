@@ -14,6 +14,8 @@ import { InflightKeys } from '../server/inflight.js';
 import { DriverMetrics, serveMetrics } from '../server/metrics.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { VERSION } from '../version.js';
+import { checkConfigForMode } from './config-for-mode.js';
+import { insecureSettings } from './insecure-settings.js';
 import { resolveNodeId } from './node-identity.js';
 import type { DriverOptions } from './options.js';
 import { KubernetesParts } from './kubernetes.js';
@@ -74,12 +76,15 @@ async function buildServices(
  */
 export async function runDriver(options: DriverOptions): Promise<void> {
   const config: FerryConfig = options.configFile ? await loadConfig(options.configFile) : configSchema.parse({});
+  checkConfigForMode(config, options.mode, options.configFile ?? '(no config file)');
   const log = createLogger(options.logLevel);
+  for (const warning of insecureSettings(config, options.endpoint, options.mode)) log.warn({ insecure: true }, warning);
   const metrics = new DriverMetrics();
   const kube = KubernetesParts.create(options.kube, options.driverName, log);
   const backends = await createBackends(config.backends, config.node, log, {
     recorder: new LoggingPreemptionRecorder(log, metrics, kube?.events),
     ...(kube ? { liveness: kube.liveness } : {}),
+    nodeOnly: options.mode === 'node',
   });
   let server: CsiServer | undefined;
   let sweeper: StaleSweeper | undefined;
