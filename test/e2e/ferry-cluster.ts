@@ -131,7 +131,7 @@ export class FerryCluster {
   async install(failover: 'off' | 'dry-run' | 'on'): Promise<void> {
     const version = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
     const nfs = { exportHostDir: this.nfsExportDir, helperHostFile: this.nfsHelper };
-    writeFileSync(this.valuesFile, JSON.stringify(e2eValues({ imageTag: version, poolEndpoint: this.pool.url, poolPassword: this.password, failover, nfs })));
+    writeFileSync(this.valuesFile, JSON.stringify(e2eValues({ imageTag: version, poolEndpoint: this.pool.url, poolPassword: this.password, poolSystemId: this.pool.systemId, failover, nfs })));
     await this.helmRun(['install', RELEASE, path.join(REPO_ROOT, 'charts/ferry'), '-n', NAMESPACE, '-f', this.valuesFile, '--wait', '--timeout', '5m']);
     this.log('helm install: Ferry is up');
   }

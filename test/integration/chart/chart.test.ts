@@ -143,7 +143,7 @@ describe('helm template + kubectl apply --dry-run=client', () => {
     const manifest = name === 'defaults' ? template() : template('-f', EXAMPLES[name as keyof typeof EXAMPLES]);
     const objs = objects(manifest);
     const kinds = new Set(objs.map((o) => o.kind));
-    for (const kind of ['CSIDriver', 'Deployment', 'DaemonSet', 'ConfigMap', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']) {
+    for (const kind of ['CSIDriver', 'Deployment', 'DaemonSet', 'ConfigMap', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']) {
       expect(kinds).toContain(kind);
     }
     const r = await dryRun(manifest);
@@ -184,8 +184,10 @@ describe('the driver configuration the chart renders', () => {
     expect(pods).toHaveLength(2);
     for (const pod of pods) {
       const text = JSON.stringify(pod);
-      expect(text).toContain('"name":"powerflex-gateway","items":[{"key":"password","path":"credentials/pool"}]');
-      expect(text).toContain('{"configMap":{"name":"powerflex-gateway-ca","items":[{"key":"ca.crt","path":"ca/pool.crt"}]}}');
+      // The controller alone gets the password and the CA: the node plugins never call the gateway.
+      const controller = pod.kind === 'Deployment';
+      expect(text.includes('"name":"powerflex-gateway","items":[{"key":"password","path":"credentials/pool"}]')).toBe(controller);
+      expect(text.includes('{"configMap":{"name":"powerflex-gateway-ca","items":[{"key":"ca.crt","path":"ca/pool.crt"}]}}')).toBe(controller);
       expect(text).toContain('"--config=/etc/ferry/ferry.yaml"');
     }
   });
@@ -194,7 +196,7 @@ describe('the driver configuration the chart renders', () => {
     const values = path.join(tmp, 'password-values.yaml');
     writeFileSync(
       values,
-      'backends:\n  - {name: pool, type: powerflex, endpoint: "https://gw.example.com", username: admin, storagePool: p1, credentials: {password: s3cret}}\n',
+      'backends:\n  - {name: pool, type: powerflex, endpoint: "https://gw.example.com", username: admin, systemId: 0123456789abcdef, storagePool: p1, credentials: {password: s3cret}}\n',
     );
     const objs = objects(template('-f', values));
     expect(driverConfig(objs).backends[0]).toMatchObject({ passwordFile: '/etc/ferry/credentials/pool' });
@@ -249,13 +251,18 @@ describe('the driver flags the chart renders', () => {
     const args = spec?.template.spec.containers.find((c) => c.name === 'ferry')?.args ?? [];
     expect(args[0]).toBe('driver');
     return args.map((a) =>
-      a.startsWith('--endpoint=') ? `--endpoint=unix://${socket}` : a.startsWith('--config=') ? `--config=${configFile}` : a.replace('$(NODE_NAME)', 'node1'),
+      a.startsWith('--endpoint=')
+        ? `--endpoint=unix://${socket}`
+        : a.startsWith('--config=')
+          ? `--config=${configFile}`
+          : a.replace('$(NODE_NAME)', 'node1').replace('$(POD_IP)', '127.0.0.1').replace(/:(9808|9809)$/, ':0'),
     );
   }
 
   test.each(['Deployment', 'DaemonSet'] as const)('the %s\'s ferry args (failover, heartbeat, namespace) start the driver', (kind) => {
     const configFile = path.join(tmp, `ferry-${kind}.yaml`);
-    writeFileSync(configFile, objects(template()).find((o) => o.kind === 'ConfigMap')?.data?.['ferry.yaml'] ?? '');
+    const configMap = kind === 'Deployment' ? 'ferry-config' : 'ferry-node-config';
+    writeFileSync(configFile, objects(template()).find((o) => o.kind === 'ConfigMap' && o.metadata.name === configMap)?.data?.['ferry.yaml'] ?? '');
     // An API server that is not there: the driver must still serve CSI (heartbeats and failover retry in the background).
     const kubeconfig = path.join(tmp, 'unreachable.kubeconfig');
     writeFileSync(kubeconfig, 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n');
