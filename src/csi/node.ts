@@ -16,6 +16,7 @@ import type { NodeUnpublishVolumeRequest__Output } from '../gen/csi/v1/NodeUnpub
 import type { NodeUnpublishVolumeResponse } from '../gen/csi/v1/NodeUnpublishVolumeResponse.js';
 import type { NodeUnstageVolumeRequest__Output } from '../gen/csi/v1/NodeUnstageVolumeRequest.js';
 import type { NodeUnstageVolumeResponse } from '../gen/csi/v1/NodeUnstageVolumeResponse.js';
+import { checkCallerPath } from '../node/caller-paths.js';
 import { parseFsType } from '../node/filesystem.js';
 import type { NodeVolumes } from '../node/node-volumes.js';
 import type { CallContext, ServiceImpl } from '../server/handler.js';
@@ -40,6 +41,11 @@ const CAPABILITIES: _csi_v1_NodeServiceCapability_RPC_Type[] = [
 
 function op(ctx: CallContext): OpContext {
   return { signal: ctx.signal, log: ctx.log };
+}
+
+/** A required path of the request, refused under /proc, /sys and /dev before any step touches it. */
+function callerPath(value: string, field: string, ctx: CallContext): Promise<string> {
+  return checkCallerPath(requireField(value, field), field, ctx.signal);
 }
 
 /** Identity only: a node plugin with no backend configured still registers and says who it is. */
@@ -78,7 +84,7 @@ export class NodeService extends NodeInfoService {
 
   async NodeStageVolume(req: NodeStageVolumeRequest__Output, ctx: CallContext): Promise<NodeStageVolumeResponse> {
     const volumeId = requireField(req.volume_id, 'volume_id');
-    const stagingPath = requireField(req.staging_target_path, 'staging_target_path');
+    const stagingPath = await callerPath(req.staging_target_path, 'staging_target_path', ctx);
     const capability = toCapability(req.volume_capability);
     const { backend, localId } = this.resolve(volumeId);
     const fsType = parseFsType(capability.fsType || req.volume_context[CONTEXT_FS_TYPE] || undefined);
@@ -92,7 +98,7 @@ export class NodeService extends NodeInfoService {
 
   async NodeUnstageVolume(req: NodeUnstageVolumeRequest__Output, ctx: CallContext): Promise<NodeUnstageVolumeResponse> {
     const volumeId = requireField(req.volume_id, 'volume_id');
-    const stagingPath = requireField(req.staging_target_path, 'staging_target_path');
+    const stagingPath = await callerPath(req.staging_target_path, 'staging_target_path', ctx);
     await ctx.lock(volumeId);
     await this.volumes.unstage(volumeId, stagingPath, op(ctx));
     return {};
@@ -100,8 +106,8 @@ export class NodeService extends NodeInfoService {
 
   async NodePublishVolume(req: NodePublishVolumeRequest__Output, ctx: CallContext): Promise<NodePublishVolumeResponse> {
     const volumeId = requireField(req.volume_id, 'volume_id');
-    const targetPath = requireField(req.target_path, 'target_path');
-    const stagingPath = requireField(req.staging_target_path, 'staging_target_path');
+    const targetPath = await callerPath(req.target_path, 'target_path', ctx);
+    const stagingPath = await callerPath(req.staging_target_path, 'staging_target_path', ctx);
     const capability = toCapability(req.volume_capability);
     const { backend, localId } = this.resolve(volumeId);
     await ctx.lock(volumeId);
@@ -114,7 +120,7 @@ export class NodeService extends NodeInfoService {
 
   async NodeUnpublishVolume(req: NodeUnpublishVolumeRequest__Output, ctx: CallContext): Promise<NodeUnpublishVolumeResponse> {
     const volumeId = requireField(req.volume_id, 'volume_id');
-    const targetPath = requireField(req.target_path, 'target_path');
+    const targetPath = await callerPath(req.target_path, 'target_path', ctx);
     await ctx.lock(volumeId);
     await this.volumes.unpublish(volumeId, targetPath, op(ctx));
     return {};
@@ -122,7 +128,7 @@ export class NodeService extends NodeInfoService {
 
   async NodeGetVolumeStats(req: NodeGetVolumeStatsRequest__Output, ctx: CallContext): Promise<NodeGetVolumeStatsResponse> {
     const volumeId = requireField(req.volume_id, 'volume_id');
-    const volumePath = requireField(req.volume_path, 'volume_path');
+    const volumePath = await callerPath(req.volume_path, 'volume_path', ctx);
     this.resolve(volumeId);
     const usage = await this.volumes.usage(volumePath, op(ctx));
     const condition = { abnormal: usage.condition.abnormal, message: usage.condition.message };
@@ -141,7 +147,7 @@ export class NodeService extends NodeInfoService {
 
   async NodeExpandVolume(req: NodeExpandVolumeRequest__Output, ctx: CallContext): Promise<NodeExpandVolumeResponse> {
     const volumeId = requireField(req.volume_id, 'volume_id');
-    const volumePath = requireField(req.volume_path, 'volume_path');
+    const volumePath = await callerPath(req.volume_path, 'volume_path', ctx);
     this.resolve(volumeId);
     if (req.volume_capability) toCapability(req.volume_capability);
     await ctx.lock(volumeId);
