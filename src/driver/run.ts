@@ -1,5 +1,6 @@
 import type { Server as HttpServer } from 'node:http';
 import { createBackends } from '../backends/factory.js';
+import { errorMessage } from '../errors.js';
 import { loadConfig } from '../config/load.js';
 import { configSchema, type FerryConfig } from '../config/schema.js';
 import { ControllerInfoService, ControllerService } from '../csi/controller.js';
@@ -15,28 +16,12 @@ import { DriverMetrics, serveMetrics } from '../server/metrics.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { VERSION } from '../version.js';
 import { checkConfigForMode } from './config-for-mode.js';
+import { armExitDeadline, EXIT_MARGIN_MS } from './exit-deadline.js';
 import { insecureSettings } from './insecure-settings.js';
 import { resolveNodeId } from './node-identity.js';
 import type { DriverOptions } from './options.js';
 import { KubernetesParts } from './kubernetes.js';
 import { LoggingPreemptionRecorder } from './preemption-recorder.js';
-
-/**
- * After SIGTERM the process is gone within the grace period plus this, whatever it waits for: a call stuck in the
- * kernel (a filesystem step that never returns holds a libuv thread, and keeps the event loop alive) cannot keep a
- * node plugin from being replaced. Kubernetes' default termination grace (30 s) covers the chart's 25 s plus this.
- */
-const EXIT_MARGIN_MS = 2_000;
-
-/**
- * Ends the process at once. Not process.exit(): a normal exit joins libuv's thread pool, and a thread stuck in the
- * kernel (open(2) on a FIFO, mkdir -p looping under /proc) would hold the exit for ever. The log line goes first
- * (pino writes stdout synchronously).
- */
-function killSelf(log: Logger, why: string): void {
-  log.error({ why }, 'exiting now with SIGKILL: a filesystem step is stuck and would hold a normal exit');
-  process.kill(process.pid, 'SIGKILL');
-}
 
 /** The composition root of `ferry driver`: the only place that builds real dependencies. */
 interface Built {
@@ -133,18 +118,23 @@ export async function runDriver(options: DriverOptions): Promise<void> {
       if (stopping) return;
       stopping = true;
       log.info({ signal, graceMs: options.shutdownGraceMs }, 'shutting down: no new calls, finishing those in flight');
-      const deadlineMs = options.shutdownGraceMs + EXIT_MARGIN_MS;
-      setTimeout(() => killSelf(log, `shutdown did not finish within ${deadlineMs} ms of ${signal}`), deadlineMs).unref();
+      let stopped = false;
+      armExitDeadline(log, options.shutdownGraceMs + EXIT_MARGIN_MS, () => stopped);
       void (async () => {
         await running.stop(options.shutdownGraceMs);
-        await kube?.stop();
-        await sweeper?.stop();
-        await new Promise<void>((done) => (metricsServer ? metricsServer.close(() => done()) : done()));
-        await Promise.allSettled(backends.map((b) => b.close()));
+        // The rest (Lease deletion, backend logout, metrics connections) gets part of the margin, not the deadline.
+        const rest = (async () => {
+          await kube?.stop();
+          await sweeper?.stop();
+          await new Promise<void>((done) => (metricsServer ? metricsServer.close(() => done()) : done()));
+          await Promise.allSettled(backends.map((b) => b.close()));
+        })();
+        let timer: NodeJS.Timeout | undefined;
+        const finished = await Promise.race([rest.then(() => true, (err: unknown) => (log.warn({ err: errorMessage(err) }, 'a shutdown step failed'), true)), new Promise<false>((r) => (timer = setTimeout(() => r(false), EXIT_MARGIN_MS / 2)))]);
+        clearTimeout(timer);
+        if (!finished) log.warn({ ms: EXIT_MARGIN_MS / 2 }, 'shutdown steps (Lease, backend logout, metrics) unfinished: leaving them');
+        stopped = true;
         log.info('stopped');
-        // Everything of ours is closed: the process ends by itself within moments, unless a filesystem call that never
-        // returned holds the event loop open.
-        setTimeout(() => killSelf(log, 'stopped, but a step that never returned keeps the process alive'), 250).unref();
         resolve();
       })();
     };
