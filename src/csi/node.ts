@@ -1,4 +1,6 @@
+import path from 'node:path';
 import type { Backend, OpContext } from '../backends/backend.js';
+import { DomainError } from '../errors.js';
 
 import type { NodeHandlers } from '../gen/csi/v1/Node.js';
 import type { NodeExpandVolumeRequest__Output } from '../gen/csi/v1/NodeExpandVolumeRequest.js';
@@ -20,6 +22,7 @@ import { checkCallerPath } from '../node/caller-paths.js';
 import { parseFsType } from '../node/filesystem.js';
 import type { NodeVolumes } from '../node/node-volumes.js';
 import type { CallContext, ServiceImpl } from '../server/handler.js';
+import { shortForMessage } from '../server/request-limits.js';
 import { toCapability } from './capabilities.js';
 import { parseScopedId } from './ids.js';
 import { CONTEXT_FS_TYPE, CONTEXT_MKFS_OPTIONS } from './parameters.js';
@@ -128,8 +131,12 @@ export class NodeService extends NodeInfoService {
 
   async NodeGetVolumeStats(req: NodeGetVolumeStatsRequest__Output, ctx: CallContext): Promise<NodeGetVolumeStatsResponse> {
     const volumeId = requireField(req.volume_id, 'volume_id');
-    const volumePath = await callerPath(req.volume_path, 'volume_path', ctx);
+    const requested = requireField(req.volume_path, 'volume_path');
+    // An unknown volume, or a path where no volume can be, is NOT_FOUND (csi-sanity); the path is checked before
+    // anything touches it.
     this.resolve(volumeId);
+    if (!path.isAbsolute(requested)) throw new DomainError('not-found', `no volume is at ${shortForMessage(requested)}`);
+    const volumePath = await checkCallerPath(requested, 'volume_path', ctx.signal);
     const usage = await this.volumes.usage(volumePath, op(ctx));
     const condition = { abnormal: usage.condition.abnormal, message: usage.condition.message };
     if (usage.kind === 'block' || !usage.stats) {
@@ -147,9 +154,10 @@ export class NodeService extends NodeInfoService {
 
   async NodeExpandVolume(req: NodeExpandVolumeRequest__Output, ctx: CallContext): Promise<NodeExpandVolumeResponse> {
     const volumeId = requireField(req.volume_id, 'volume_id');
-    const volumePath = await callerPath(req.volume_path, 'volume_path', ctx);
+    const requested = requireField(req.volume_path, 'volume_path');
     this.resolve(volumeId);
     if (req.volume_capability) toCapability(req.volume_capability);
+    const volumePath = await checkCallerPath(requested, 'volume_path', ctx.signal);
     await ctx.lock(volumeId);
     const bytes = await this.volumes.expand(volumePath, op(ctx));
     return { capacity_bytes: bytes.toString() };

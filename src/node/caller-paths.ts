@@ -1,4 +1,4 @@
-import { lstat, realpath, statfs } from 'node:fs/promises';
+import { realpath, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { DomainError, errorMessage } from '../errors.js';
 import { errnoCode, requireAbsolutePath } from './common.js';
@@ -62,20 +62,6 @@ function refuse(what: string, p: string, why: string): never {
   throw new DomainError('invalid-argument', `${what} ${p} ${why}: volumes are never staged or published there`);
 }
 
-/** The deepest existing ancestor of `p` (itself when it exists), so its real location can be checked before creation. */
-async function existingAncestor(p: string, signal: AbortSignal | undefined, what: string): Promise<string> {
-  for (let current = p; ; current = path.dirname(current)) {
-    try {
-      await bounded(lstat(current), signal, `${what}: lstat ${current}`);
-      return current;
-    } catch (err) {
-      if (err instanceof DomainError) throw err;
-      const code = errnoCode(err);
-      if ((code !== 'ENOENT' && code !== 'ENOTDIR') || current === '/') return current;
-    }
-  }
-}
-
 /**
  * Validates a path from a request: absolute, no NUL or newline, and neither named nor really under /proc, /sys or /dev
  * or on a pseudo-filesystem. Answers the path as given (the kubelet's spelling stays the record's key).
@@ -84,23 +70,26 @@ export async function checkCallerPath(p: string, what: string, signal: AbortSign
   requireAbsolutePath(p, what);
   const normal = path.resolve(p);
   for (const root of REFUSED_ROOTS) if (under(normal, root)) refuse(what, p, `is under ${root}`);
-  const ancestor = await existingAncestor(normal, signal, what);
-  let real: string;
-  try {
-    real = await bounded(realpath(ancestor), signal, `${what}: realpath ${ancestor}`);
-  } catch (err) {
-    if (err instanceof DomainError) throw err;
-    // A dead mount on the way answers EIO/ENOTCONN: the steps after this one report it in their own terms.
-    return p;
-  }
-  for (const root of REFUSED_ROOTS) if (under(real, root)) refuse(what, p, `leads to ${real}, under ${root}`);
-  try {
-    const fs = await bounded(statfs(real), signal, `${what}: statfs ${real}`);
-    const kind = PSEUDO_FILESYSTEMS.get(Number(fs.type));
+  // Every existing prefix, from the root down: a symlink or a mount on the way is caught where it is, before a magic
+  // link deeper down (/proc/<pid>/fd/N resolves to whatever the descriptor is) could hide where the path really is.
+  let prefix = '';
+  for (const part of normal.split('/').filter((x) => x !== '')) {
+    prefix = `${prefix}/${part}`;
+    let real: string;
+    let type: number;
+    try {
+      real = await bounded(realpath(prefix), signal, `${what}: realpath ${prefix}`);
+      type = Number((await bounded(statfs(real), signal, `${what}: statfs ${real}`)).type);
+    } catch (err) {
+      if (err instanceof DomainError) throw err;
+      // Not there (yet), or a dead mount (EIO, ENOTCONN): nothing deeper can be looked at; the steps that follow
+      // create it or report the dead mount in their own terms.
+      if (errnoCode(err) === undefined) throw new DomainError('internal', `${what} ${p}: ${errorMessage(err)}`, { cause: err });
+      break;
+    }
+    for (const root of REFUSED_ROOTS) if (under(real, root)) refuse(what, p, `leads to ${real}, under ${root}`);
+    const kind = PSEUDO_FILESYSTEMS.get(type);
     if (kind !== undefined) refuse(what, p, `is on a ${kind} filesystem`);
-  } catch (err) {
-    if (err instanceof DomainError) throw err;
-    throw new DomainError('internal', `${what} ${p}: statfs ${real}: ${errorMessage(err)}`, { cause: err });
   }
   return p;
 }

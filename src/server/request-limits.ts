@@ -1,9 +1,12 @@
+import { ID_LIMIT_BYTES } from '../csi/ids.js';
 import { DomainError } from '../errors.js';
 
 /**
  * CSI's size limits (spec "Size Limits"), checked on every request before a handler sees it: a string field is at most
  * 128 bytes and a map<string, string> at most 4 KiB in all. Two kinds of field override the general limit in the spec:
- * paths (the SP should take what the OS takes: PATH_MAX here) and node_id (192 bytes). A 1 MB parameter otherwise
+ * paths (the SP should take what the OS takes: PATH_MAX here) and node_id (192 bytes). Volume and snapshot ids get
+ * ID_LIMIT_BYTES (csi/ids.ts): an NFS id carries its server, export and directory, and a 128-byte CSI name is a
+ * directory of 128 bytes already. A 1 MB parameter otherwise
  * travels into logs and error messages, and a huge status message stalls the connection every sidecar shares.
  */
 export const STRING_LIMIT_BYTES = 128;
@@ -16,6 +19,7 @@ const MAP_FIELDS = new Set(['parameters', 'secrets', 'volume_context', 'publish_
 
 function stringLimit(field: string): number {
   if (field.endsWith('_path')) return PATH_LIMIT_BYTES;
+  if (field.endsWith('volume_id') || field.endsWith('snapshot_id')) return ID_LIMIT_BYTES;
   if (field === 'node_id') return NODE_ID_LIMIT_BYTES;
   return STRING_LIMIT_BYTES;
 }
@@ -48,7 +52,7 @@ function walk(value: unknown, field: string, at: string): void {
   if (typeof value === 'string') {
     const limit = stringLimit(field);
     const size = bytes(value);
-    if (size > limit) throw new DomainError('invalid-argument', `${at}: ${size} bytes, over CSI's ${limit}-byte limit for this field`);
+    if (size > limit) throw new DomainError('invalid-argument', `${at}: ${size} bytes, over the ${limit}-byte limit for this field`);
     return;
   }
   if (Array.isArray(value)) {

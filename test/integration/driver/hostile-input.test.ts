@@ -137,11 +137,19 @@ describe('a node plugin without gateway credentials', () => {
     expect(driver.output()).not.toContain('x'.repeat(200));
   });
 
-  test('the CSI limits: 128 bytes for an id, 4 KiB for a map, paths and node ids longer as the spec allows', async () => {
-    const longId = `pool:${'a'.repeat(124)}`;
-    expect(Buffer.byteLength(longId)).toBe(129);
+  test('the CSI limits: 128 bytes for a string, 4 KiB for a map; paths, node ids and volume ids longer', async () => {
+    // A volume id may take 1 KiB (an NFS id carries server, export and directory); any other string 128 bytes.
+    const longId = `pool:${'a'.repeat(1020)}`;
     const idErr = await failure(call(c.node, 'NodeUnstageVolume', { volume_id: longId, staging_target_path: path.join(tmp, 'stage') }, 5_000));
-    expect([idErr.code, idErr.details]).toEqual([status.INVALID_ARGUMENT, "volume_id: 129 bytes, over CSI's 128-byte limit for this field"]);
+    expect([idErr.code, idErr.details]).toEqual([status.INVALID_ARGUMENT, "volume_id: 1025 bytes, over the 1024-byte limit for this field"]);
+    const fsErr = await failure(
+      call(c.node, 'NodeStageVolume', {
+        volume_id: VOLUME_ID,
+        staging_target_path: path.join(tmp, 'stage'),
+        volume_capability: { ...MOUNT_CAPABILITY, mount: { fs_type: 'e'.repeat(129), mount_flags: [] } },
+      }, 5_000),
+    );
+    expect([fsErr.code, fsErr.details]).toEqual([status.INVALID_ARGUMENT, "volume_capability.mount.fs_type: 129 bytes, over the 128-byte limit for this field"]);
     const manyKeys = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, 'v'.repeat(100)]));
     const mapErr = await failure(
       call(c.node, 'NodeStageVolume', { volume_id: VOLUME_ID, staging_target_path: path.join(tmp, 'stage'), volume_capability: MOUNT_CAPABILITY, secrets: manyKeys }, 5_000),
