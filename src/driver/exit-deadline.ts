@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import type { Logger } from '../util/log.js';
 
 /**
@@ -15,13 +16,16 @@ function filesystemRequestPending(): boolean {
  * Arms the last resort of a shutdown: at `afterMs`, a process still alive exits. Normally with process.exit (0 once
  * the orderly stop is done, 1 when it is not); but a normal exit joins libuv's thread pool, and a thread stuck in the
  * kernel (open(2) on a FIFO nobody writes, mkdir -p looping under /proc) would hold that exit for ever, so with a
- * filesystem request outstanding the process kills itself. The log line goes first (pino writes stdout synchronously).
+ * filesystem request outstanding the process kills itself, after saying why on stderr (written synchronously).
  */
 export function armExitDeadline(log: Logger, afterMs: number, stopped: () => boolean): void {
   setTimeout(() => {
     const done = stopped();
     if (filesystemRequestPending()) {
-      log.error({ afterMs, stopped: done }, 'a filesystem step never returned and would hold a normal exit: exiting now with SIGKILL');
+      const why = 'a filesystem step never returned and would hold a normal exit: exiting now with SIGKILL';
+      log.error({ afterMs, stopped: done }, why);
+      // The logger may buffer; this line must be out before the kill.
+      writeSync(2, `ferry: ${why}\n`);
       process.kill(process.pid, 'SIGKILL');
       return;
     }

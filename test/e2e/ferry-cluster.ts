@@ -138,8 +138,11 @@ export class FerryCluster {
 
   async setFailover(mode: 'off' | 'dry-run' | 'on'): Promise<void> {
     await this.helmRun(['upgrade', RELEASE, path.join(REPO_ROOT, 'charts/ferry'), '-n', NAMESPACE, '--reuse-values', '--set', `controller.failover.mode=${mode}`, '--wait', '--timeout', '5m']);
-    // The new controller pod must lead before a node dies, or its first seconds go to the election.
-    await this.cluster.kubectl.run(['-n', NAMESPACE, 'rollout', 'status', `deployment/${RELEASE}-controller`, '--timeout=180s'], { timeoutMs: 200_000 });
+    // The new controller pods must lead before a node dies, or their first seconds go to the election. The failover
+    // controller has pods of its own (none with failover off).
+    for (const deployment of mode === 'off' ? ['controller'] : ['controller', 'failover']) {
+      await this.cluster.kubectl.run(['-n', NAMESPACE, 'rollout', 'status', `deployment/${RELEASE}-${deployment}`, '--timeout=180s'], { timeoutMs: 200_000 });
+    }
   }
 
   async uninstall(): Promise<void> {

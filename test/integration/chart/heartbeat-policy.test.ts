@@ -97,6 +97,7 @@ let nodeA: CoordinationV1Api;
 let nodeAToken: string;
 let unbound: CoordinationV1Api;
 let controller: CoordinationV1Api;
+let failover: CoordinationV1Api;
 
 beforeAll(async () => {
   cp = await startControlPlane();
@@ -116,6 +117,7 @@ beforeAll(async () => {
   nodeA = withToken(nodeAToken).makeApiClient(CoordinationV1Api);
   unbound = withToken(await token('ferry-node')).makeApiClient(CoordinationV1Api);
   controller = withToken(await token('ferry-controller')).makeApiClient(CoordinationV1Api);
+  failover = withToken(await token('ferry-failover')).makeApiClient(CoordinationV1Api);
   // The admission policy is loaded by the API server asynchronously after it is created.
   for (let i = 0; ; i++) {
     const r = await refusal(nodeA.deleteNamespacedLease({ name: 'kube-controller-manager', namespace: NAMESPACE })).catch(() => undefined);
@@ -173,11 +175,14 @@ describe('the node plugin\'s service account, with a token bound to a pod on nod
   });
 });
 
-describe('the controller\'s service account', () => {
-  test('may delete the failover Lease only; no other Lease, and heartbeats only to read', async () => {
-    await controller.createNamespacedLease({ namespace: NAMESPACE, body: lease('ferry.csi.io-failover', 'ctl-1') });
-    await controller.deleteNamespacedLease({ name: 'ferry.csi.io-failover', namespace: NAMESPACE });
-    expect((await refusal(controller.deleteNamespacedLease({ name: 'kube-controller-manager', namespace: NAMESPACE }))).code).toBe(403);
-    expect((await controller.listNamespacedLease({ namespace: NAMESPACE })).items.map((l) => l.metadata?.name)).toContain('ferry-node-node-b');
+describe('the controller\'s and the failover controller\'s service accounts', () => {
+  test('only the failover account deletes a Lease, and only its own; both read the heartbeats', async () => {
+    await failover.createNamespacedLease({ namespace: NAMESPACE, body: lease('ferry.csi.io-failover', 'ctl-1') });
+    expect((await refusal(controller.deleteNamespacedLease({ name: 'ferry.csi.io-failover', namespace: NAMESPACE }))).code).toBe(403);
+    await failover.deleteNamespacedLease({ name: 'ferry.csi.io-failover', namespace: NAMESPACE });
+    for (const account of [controller, failover]) {
+      expect((await refusal(account.deleteNamespacedLease({ name: 'kube-controller-manager', namespace: NAMESPACE }))).code).toBe(403);
+      expect((await account.listNamespacedLease({ namespace: NAMESPACE })).items.map((l) => l.metadata?.name)).toContain('ferry-node-node-b');
+    }
   });
 });

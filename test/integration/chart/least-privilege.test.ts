@@ -134,37 +134,50 @@ const SIDECARS = [
   ...verbs('update,patch', 'snapshot.storage.k8s.io/volumesnapshotcontents/status'),
   ...verbs('get,list,watch,update,patch', 'snapshot.storage.k8s.io/volumesnapshots'),
 ];
-/** Ferry's controller container, always: preemption evidence (Node, CSINode ids, heartbeats) and Events on PVs. */
+/** Ferry's controller container: preemption evidence (Node, CSINode ids, heartbeats) and Events on PVs. */
 const FERRY_CONTROLLER = [...verbs('get', 'nodes'), ...verbs('list', 'storage.k8s.io/csinodes'), ...verbs('list', 'persistentvolumes'), ...verbs('create', 'events')];
 const LEASES_READ = verbs('get,list', 'coordination.k8s.io/leases@kube-system');
 const LEASES_ELECT = verbs('create,update', 'coordination.k8s.io/leases@kube-system');
+/** The failover controller, in its own pods: what it reads in dry-run, and what it changes in on. */
+const FAILOVER_READ = [...verbs('get,list', 'nodes'), ...verbs('list', 'storage.k8s.io/csinodes'), ...verbs('list', 'persistentvolumes'), ...verbs('create', 'events')];
+const FAILOVER_ACT = [...verbs('patch', 'nodes'), ...verbs('list,delete', 'pods')];
 const FAILOVER_LEASE_DELETE = ['delete coordination.k8s.io/leases@kube-system#ferry.csi.io-failover'];
 const HEARTBEAT = sorted(verbs('get,create,update,delete', 'coordination.k8s.io/leases@kube-system'));
 
-function workload(objs: readonly K8sObject[], kind: 'Deployment' | 'DaemonSet'): PodSpec {
-  const spec = objs.find((o) => o.kind === kind)?.spec?.template?.spec;
-  if (!spec) throw new Error(`no ${kind}`);
+const WORKLOADS = { controller: 'Deployment', failover: 'Deployment', node: 'DaemonSet' } as const;
+
+function workload(objs: readonly K8sObject[], component: keyof typeof WORKLOADS): PodSpec {
+  const spec = objs.find((o) => o.kind === WORKLOADS[component] && o.metadata.name === `ferry-${component}`)?.spec?.template?.spec;
+  if (!spec) throw new Error(`no ${WORKLOADS[component]} ferry-${component}`);
   return spec;
 }
 
 describe('RBAC per service account, exactly', () => {
   test('the PowerFlex example (failover on, leader election on)', () => {
     expect(grants(render('-f', EXAMPLES.powerflex))).toEqual({
-      'ferry-controller': sorted(SIDECARS, FERRY_CONTROLLER, verbs('list,patch', 'nodes'), verbs('list,delete', 'pods'), LEASES_READ, LEASES_ELECT, FAILOVER_LEASE_DELETE),
+      'ferry-controller': sorted(SIDECARS, FERRY_CONTROLLER, LEASES_READ, LEASES_ELECT),
+      'ferry-failover': sorted(FAILOVER_READ, FAILOVER_ACT, LEASES_READ, LEASES_ELECT, FAILOVER_LEASE_DELETE),
       'ferry-node': HEARTBEAT,
     });
+  });
+
+  test('no sidecar container can taint a node, delete a pod or delete a Lease: those are the failover account\'s', () => {
+    const controller = grants(render('-f', EXAMPLES.powerflex))['ferry-controller'] ?? [];
+    expect(controller.filter((g) => /^(patch nodes|delete pods|delete coordination)/.test(g))).toEqual([]);
   });
 
   test('failover dry-run: reads the nodes, never patches them nor deletes pods', () => {
     expect(grants(render('-f', EXAMPLES.powerflex, '--set', 'controller.failover.mode=dry-run'))).toEqual({
-      'ferry-controller': sorted(SIDECARS, FERRY_CONTROLLER, verbs('list', 'nodes'), LEASES_READ, LEASES_ELECT, FAILOVER_LEASE_DELETE),
+      'ferry-controller': sorted(SIDECARS, FERRY_CONTROLLER, LEASES_READ, LEASES_ELECT),
+      'ferry-failover': sorted(FAILOVER_READ, LEASES_READ, LEASES_ELECT, FAILOVER_LEASE_DELETE),
       'ferry-node': HEARTBEAT,
     });
   });
 
-  test('failover off and no leader election: the controller only reads Leases', () => {
+  test('failover off and no leader election: no failover account or pods; the controller only reads Leases', () => {
     const objs = render('-f', EXAMPLES.powerflex, '--set', 'controller.failover.mode=off', '--set', 'controller.leaderElection.enabled=false', '--set', 'controller.replicas=1');
     expect(grants(objs)).toEqual({ 'ferry-controller': sorted(SIDECARS, FERRY_CONTROLLER, LEASES_READ), 'ferry-node': HEARTBEAT });
+    expect(objs.filter((o) => o.metadata.name === 'ferry-failover')).toEqual([]);
   });
 
   test('no rule anywhere for what Ferry does not serve (group snapshots), and no wildcard', () => {
@@ -200,7 +213,7 @@ describe('the node account writes only its own heartbeat', () => {
 describe('credentials: where they are mounted', () => {
   test.each([['powerflex'], ['nfs'], ['defaults']])('%s: no volume of the node pod holds a Secret; the token only in the containers that call the API', (name) => {
     const objs = name === 'defaults' ? render() : render('-f', EXAMPLES[name as keyof typeof EXAMPLES]);
-    const node = workload(objs, 'DaemonSet');
+    const node = workload(objs, 'node');
     expect(node.automountServiceAccountToken).toBe(false);
     const secretSources = node.volumes.flatMap((v) => [...(v.secret ? [v.name] : []), ...(v.projected?.sources ?? []).filter((s) => 'secret' in s).map(() => v.name)]);
     expect(secretSources).toEqual([]);
@@ -208,9 +221,14 @@ describe('credentials: where they are mounted', () => {
     expect(node.volumes.filter((v) => v.projected).map((v) => v.name)).toEqual(['kube-api-access']);
     const withToken = (spec: PodSpec): string[] => spec.containers.filter((c) => (c.volumeMounts ?? []).some((m) => m.mountPath === TOKEN_DIR)).map((c) => c.name);
     expect(withToken(node)).toEqual(['ferry']);
-    const controller = workload(objs, 'Deployment');
+    const controller = workload(objs, 'controller');
     expect(controller.automountServiceAccountToken).toBe(false);
     expect(withToken(controller)).toEqual(['ferry', 'csi-provisioner', 'csi-attacher', 'csi-resizer', 'csi-snapshotter']);
+    const failover = workload(objs, 'failover');
+    expect([failover.serviceAccountName, failover.automountServiceAccountToken, withToken(failover)]).toEqual(['ferry-failover', false, ['ferry']]);
+    // The failover pods run the one failover controller; the CSI controller's ferry never does.
+    expect(failover.containers[0]?.args).toContain('--failover=on');
+    expect(controller.containers.find((c) => c.name === 'ferry')?.args).toContain('--failover=off');
   });
 
   test('powerflex: the node configuration names the system and holds no login; the controller\'s has the password file', () => {
@@ -219,9 +237,9 @@ describe('credentials: where they are mounted', () => {
     const nodeConfig = parseConfig(nodeText, 'ferry-node-config');
     expect(nodeConfig.backends).toEqual([expect.objectContaining({ type: 'powerflex', systemId: '0123456789abcdef' })]);
     for (const key of ['username', 'password', 'passwordFile', 'caFile']) expect(nodeText).not.toContain(`${key}:`);
-    const node = workload(objs, 'DaemonSet');
+    const node = workload(objs, 'node');
     expect(node.volumes.find((v) => v.name === 'config')?.configMap?.name).toBe('ferry-node-config');
-    const controller = workload(objs, 'Deployment');
+    const controller = workload(objs, 'controller');
     const controllerSources = controller.volumes.find((v) => v.name === 'config')?.projected?.sources ?? [];
     expect(controllerSources).toContainEqual({ secret: { name: 'powerflex-gateway', items: [{ key: 'password', path: 'credentials/pool' }] } });
   });
@@ -238,24 +256,26 @@ describe('credentials: where they are mounted', () => {
 describe('exposure of the pods', () => {
   test('block only: the controller\'s ferry container runs as non-root; the node pod is off the host network', () => {
     const objs = render('-f', EXAMPLES.powerflex);
-    const ferry = workload(objs, 'Deployment').containers.find((c) => c.name === 'ferry');
+    const ferry = workload(objs, 'controller').containers.find((c) => c.name === 'ferry');
     expect(ferry?.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true });
     expect(ferry?.securityContext?.['privileged']).toBeUndefined();
-    expect(workload(objs, 'DaemonSet').hostNetwork).toBe(false);
+    expect(workload(objs, 'node').hostNetwork).toBe(false);
   });
 
   test('NFS: mounts need root in the controller and the host network on the nodes', () => {
     const objs = render('-f', EXAMPLES.nfs);
-    expect(workload(objs, 'Deployment').containers.find((c) => c.name === 'ferry')?.securityContext).toEqual({ privileged: true });
-    expect(workload(objs, 'DaemonSet').hostNetwork).toBe(true);
-    expect(workload(render('-f', EXAMPLES.nfs, '--set', 'node.hostNetwork=false'), 'DaemonSet').hostNetwork).toBe(false);
+    expect(workload(objs, 'controller').containers.find((c) => c.name === 'ferry')?.securityContext).toEqual({ privileged: true });
+    // The failover controller never mounts: non-root whatever the backends.
+    expect(workload(objs, 'failover').containers[0]?.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532 });
+    expect(workload(objs, 'node').hostNetwork).toBe(true);
+    expect(workload(render('-f', EXAMPLES.nfs, '--set', 'node.hostNetwork=false'), 'node').hostNetwork).toBe(false);
   });
 
   test('metrics listen on the pod\'s IP unless the values name an address; never 0.0.0.0 by default', () => {
     const metricsArgs = (objs: readonly K8sObject[]): string[] =>
-      (['Deployment', 'DaemonSet'] as const).flatMap((k) => (workload(objs, k).containers.find((c) => c.name === 'ferry')?.args ?? []).filter((a) => a.startsWith('--metrics-address=')));
-    expect(metricsArgs(render('-f', EXAMPLES.nfs))).toEqual(['--metrics-address=[$(POD_IP)]:9808', '--metrics-address=[$(POD_IP)]:9809']);
-    expect(metricsArgs(render('--set', 'metrics.address=127.0.0.1'))).toEqual(['--metrics-address=127.0.0.1:9808', '--metrics-address=127.0.0.1:9809']);
+      (['controller', 'failover', 'node'] as const).flatMap((k) => (workload(objs, k).containers.find((c) => c.name === 'ferry')?.args ?? []).filter((a) => a.startsWith('--metrics-address=')));
+    expect(metricsArgs(render('-f', EXAMPLES.nfs))).toEqual(['--metrics-address=[$(POD_IP)]:9808', '--metrics-address=[$(POD_IP)]:9810', '--metrics-address=[$(POD_IP)]:9809']);
+    expect(metricsArgs(render('--set', 'metrics.address=127.0.0.1'))).toEqual(['--metrics-address=127.0.0.1:9808', '--metrics-address=127.0.0.1:9810', '--metrics-address=127.0.0.1:9809']);
     expect(metricsArgs(render('--set', 'metrics.enabled=false'))).toEqual([]);
   });
 });
