@@ -144,13 +144,9 @@ export class PowerFlexBackend extends ComposedBackend implements Backend {
 
   /** Logs in (or reuses the token), reads the system and resolves the configured protection domain and pool. */
   async checkHealth(signal: AbortSignal): Promise<void> {
-    if (this.nodeSystemId !== undefined) {
-      // A node plugin has no gateway to ask: healthy when the directory its SDC links volumes into is there.
-      await access(this.node.deviceDir, constants.R_OK | constants.X_OK).catch((err: unknown) => {
-        throw new DomainError('unavailable', `backend ${this.name}: device directory ${this.node.deviceDir}: ${errorMessage(err)}`, { cause: err });
-      });
-      return;
-    }
+    // A node plugin has no connection to the storage system to check: its SDC (a kernel driver) is the host's, and the
+    // device directory may not exist before the first volume is mapped here.
+    if (this.nodeSystemId !== undefined) return;
     await this.resolveTarget(signal);
   }
 
