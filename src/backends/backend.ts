@@ -178,4 +178,9 @@ export interface NodeFencing {
 export interface BackendHooks {
   recorder?: PreemptionRecorder;
   liveness?: NodeLivenessSource;
+  /**
+   * The process serves the Node service only (a node plugin): a backend then takes what the node side needs from its
+   * configuration and never logs in to the storage system's management API (nodes hold no credentials).
+   */
+  nodeOnly?: boolean;
 }

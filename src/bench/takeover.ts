@@ -6,7 +6,7 @@ import { exec } from '../util/exec.js';
 import { detachLoopsUnder, unmountUnder } from '../harness/cleanup.js';
 import { ferryCli } from '../harness/cli-entry.js';
 import { call, type CsiClients } from '../harness/csi-client.js';
-import { startDriver, writeDriverConfig, type DriverHandle } from '../harness/driver.js';
+import { startDriver, writeDriverConfig, writeNodeConfig, type DriverHandle } from '../harness/driver.js';
 import { startPool, type PoolHandle } from '../harness/pool.js';
 import { preflightProblems } from '../harness/preflight.js';
 import { Teardown } from '../harness/teardown.js';
@@ -140,7 +140,7 @@ async function main(flags: Flags): Promise<boolean> {
     teardown.push('stop the controller', () => controller.stop());
     await mkdir(ws.path('node01'), { recursive: true });
     const nodeConfig = ws.path('node01.yaml');
-    await writeDriverConfig(nodeConfig, pool, { sdcGuid: HOSTS[0].guid, deviceDir: pool.byIdDir(HOSTS[0].guid), stateDir: ws.path('node01', 'state') });
+    await writeNodeConfig(nodeConfig, pool, { sdcGuid: HOSTS[0].guid, deviceDir: pool.byIdDir(HOSTS[0].guid), stateDir: ws.path('node01', 'state') });
     const node01 = await startDriver({ ...cli, name: 'node01', mode: 'node', socket: ws.path('node01.sock'), configFile: nodeConfig, logFile: ws.logFile('node01'), verbose: false });
     teardown.push('stop node01', () => node01.stop());
 

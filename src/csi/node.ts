@@ -1,4 +1,6 @@
+import path from 'node:path';
 import type { Backend, OpContext } from '../backends/backend.js';
+import { DomainError } from '../errors.js';
 
 import type { NodeHandlers } from '../gen/csi/v1/Node.js';
 import type { NodeExpandVolumeRequest__Output } from '../gen/csi/v1/NodeExpandVolumeRequest.js';
@@ -16,9 +18,11 @@ import type { NodeUnpublishVolumeRequest__Output } from '../gen/csi/v1/NodeUnpub
 import type { NodeUnpublishVolumeResponse } from '../gen/csi/v1/NodeUnpublishVolumeResponse.js';
 import type { NodeUnstageVolumeRequest__Output } from '../gen/csi/v1/NodeUnstageVolumeRequest.js';
 import type { NodeUnstageVolumeResponse } from '../gen/csi/v1/NodeUnstageVolumeResponse.js';
+import { checkCallerPath } from '../node/caller-paths.js';
 import { parseFsType } from '../node/filesystem.js';
 import type { NodeVolumes } from '../node/node-volumes.js';
 import type { CallContext, ServiceImpl } from '../server/handler.js';
+import { shortForMessage } from '../server/request-limits.js';
 import { toCapability } from './capabilities.js';
 import { parseScopedId } from './ids.js';
 import { CONTEXT_FS_TYPE, CONTEXT_MKFS_OPTIONS } from './parameters.js';
@@ -40,6 +44,11 @@ const CAPABILITIES: _csi_v1_NodeServiceCapability_RPC_Type[] = [
 
 function op(ctx: CallContext): OpContext {
   return { signal: ctx.signal, log: ctx.log };
+}
+
+/** A required path of the request, refused under /proc, /sys and /dev before any step touches it. */
+function callerPath(value: string, field: string, ctx: CallContext): Promise<string> {
+  return checkCallerPath(requireField(value, field), field, ctx.signal);
 }
 
 /** Identity only: a node plugin with no backend configured still registers and says who it is. */
@@ -78,7 +87,7 @@ export class NodeService extends NodeInfoService {
 
   async NodeStageVolume(req: NodeStageVolumeRequest__Output, ctx: CallContext): Promise<NodeStageVolumeResponse> {
     const volumeId = requireField(req.volume_id, 'volume_id');
-    const stagingPath = requireField(req.staging_target_path, 'staging_target_path');
+    const stagingPath = await callerPath(req.staging_target_path, 'staging_target_path', ctx);
     const capability = toCapability(req.volume_capability);
     const { backend, localId } = this.resolve(volumeId);
     const fsType = parseFsType(capability.fsType || req.volume_context[CONTEXT_FS_TYPE] || undefined);
@@ -92,7 +101,7 @@ export class NodeService extends NodeInfoService {
 
   async NodeUnstageVolume(req: NodeUnstageVolumeRequest__Output, ctx: CallContext): Promise<NodeUnstageVolumeResponse> {
     const volumeId = requireField(req.volume_id, 'volume_id');
-    const stagingPath = requireField(req.staging_target_path, 'staging_target_path');
+    const stagingPath = await callerPath(req.staging_target_path, 'staging_target_path', ctx);
     await ctx.lock(volumeId);
     await this.volumes.unstage(volumeId, stagingPath, op(ctx));
     return {};
@@ -100,8 +109,8 @@ export class NodeService extends NodeInfoService {
 
   async NodePublishVolume(req: NodePublishVolumeRequest__Output, ctx: CallContext): Promise<NodePublishVolumeResponse> {
     const volumeId = requireField(req.volume_id, 'volume_id');
-    const targetPath = requireField(req.target_path, 'target_path');
-    const stagingPath = requireField(req.staging_target_path, 'staging_target_path');
+    const targetPath = await callerPath(req.target_path, 'target_path', ctx);
+    const stagingPath = await callerPath(req.staging_target_path, 'staging_target_path', ctx);
     const capability = toCapability(req.volume_capability);
     const { backend, localId } = this.resolve(volumeId);
     await ctx.lock(volumeId);
@@ -114,7 +123,7 @@ export class NodeService extends NodeInfoService {
 
   async NodeUnpublishVolume(req: NodeUnpublishVolumeRequest__Output, ctx: CallContext): Promise<NodeUnpublishVolumeResponse> {
     const volumeId = requireField(req.volume_id, 'volume_id');
-    const targetPath = requireField(req.target_path, 'target_path');
+    const targetPath = await callerPath(req.target_path, 'target_path', ctx);
     await ctx.lock(volumeId);
     await this.volumes.unpublish(volumeId, targetPath, op(ctx));
     return {};
@@ -122,8 +131,12 @@ export class NodeService extends NodeInfoService {
 
   async NodeGetVolumeStats(req: NodeGetVolumeStatsRequest__Output, ctx: CallContext): Promise<NodeGetVolumeStatsResponse> {
     const volumeId = requireField(req.volume_id, 'volume_id');
-    const volumePath = requireField(req.volume_path, 'volume_path');
+    const requested = requireField(req.volume_path, 'volume_path');
+    // An unknown volume, or a path where no volume can be, is NOT_FOUND (csi-sanity); the path is checked before
+    // anything touches it.
     this.resolve(volumeId);
+    if (!path.isAbsolute(requested)) throw new DomainError('not-found', `no volume is at ${shortForMessage(requested)}`);
+    const volumePath = await checkCallerPath(requested, 'volume_path', ctx.signal);
     const usage = await this.volumes.usage(volumePath, op(ctx));
     const condition = { abnormal: usage.condition.abnormal, message: usage.condition.message };
     if (usage.kind === 'block' || !usage.stats) {
@@ -141,9 +154,10 @@ export class NodeService extends NodeInfoService {
 
   async NodeExpandVolume(req: NodeExpandVolumeRequest__Output, ctx: CallContext): Promise<NodeExpandVolumeResponse> {
     const volumeId = requireField(req.volume_id, 'volume_id');
-    const volumePath = requireField(req.volume_path, 'volume_path');
+    const requested = requireField(req.volume_path, 'volume_path');
     this.resolve(volumeId);
     if (req.volume_capability) toCapability(req.volume_capability);
+    const volumePath = await checkCallerPath(requested, 'volume_path', ctx.signal);
     await ctx.lock(volumeId);
     const bytes = await this.volumes.expand(volumePath, op(ctx));
     return { capacity_bytes: bytes.toString() };

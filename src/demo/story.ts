@@ -5,7 +5,7 @@ import type { VolumeCapability } from '../gen/csi/v1/VolumeCapability.js';
 import { detachLoopsUnder, unmountUnder } from '../harness/cleanup.js';
 import { ferryCli } from '../harness/cli-entry.js';
 import { call } from '../harness/csi-client.js';
-import { startDriver, writeDriverConfig, type DriverHandle } from '../harness/driver.js';
+import { startDriver, writeDriverConfig, writeNodeConfig, type DriverHandle } from '../harness/driver.js';
 import { startPool, type PoolHandle, type PoolHost } from '../harness/pool.js';
 import { Teardown, type UndoEntry } from '../harness/teardown.js';
 import { formatBytes, GiB, mountCapability, storageClassParameters } from '../harness/volumes.js';
@@ -236,7 +236,7 @@ class DemoRun {
     const dir = work.path(host.name);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const configFile = path.join(dir, 'ferry.yaml');
-    await writeDriverConfig(configFile, pool, { sdcGuid: host.guid, deviceDir: pool.byIdDir(host.guid), stateDir: path.join(dir, 'state') });
+    await writeNodeConfig(configFile, pool, { sdcGuid: host.guid, deviceDir: pool.byIdDir(host.guid), stateDir: path.join(dir, 'state') });
     const driver = await this.step(
       `start the node plugin of ${host.name}`,
       () =>

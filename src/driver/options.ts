@@ -3,6 +3,7 @@ import type { LevelWithSilent } from 'pino';
 import { isLogLevel } from '../util/log.js';
 import { parseEndpoint, type Endpoint } from '../server/endpoint.js';
 import { parseHostPort } from '../server/metrics.js';
+import { NODE_ID_LIMIT_BYTES } from '../server/request-limits.js';
 import { validateKubeFlags, type KubeOptions, type RawKubeFlags } from './kube-options.js';
 import { UsageError } from './usage-error.js';
 
@@ -60,7 +61,8 @@ export function validateDriverFlags(flags: RawDriverFlags, env: NodeJS.ProcessEn
   const grace = Number(flags.shutdownGraceSeconds);
   if (!Number.isFinite(grace) || grace < 0) throw new UsageError(`--shutdown-grace-seconds: "${flags.shutdownGraceSeconds}" is not a number of seconds`);
   const nodeId = flags.nodeId ?? os.hostname();
-  if (nodeId.length === 0 || nodeId.length > 256) throw new UsageError('--node-id: must be 1 to 256 characters');
+  // CSI: a node id is at most 192 bytes (the CO sends it back in ControllerPublish, which the size limits check).
+  if (nodeId.length === 0 || Buffer.byteLength(nodeId) > NODE_ID_LIMIT_BYTES) throw new UsageError(`--node-id: must be 1 to ${NODE_ID_LIMIT_BYTES} bytes`);
   return {
     endpoint,
     mode: flags.mode,

@@ -1,5 +1,6 @@
 import type { Server as HttpServer } from 'node:http';
 import { createBackends } from '../backends/factory.js';
+import { errorMessage } from '../errors.js';
 import { loadConfig } from '../config/load.js';
 import { configSchema, type FerryConfig } from '../config/schema.js';
 import { ControllerInfoService, ControllerService } from '../csi/controller.js';
@@ -14,6 +15,9 @@ import { InflightKeys } from '../server/inflight.js';
 import { DriverMetrics, serveMetrics } from '../server/metrics.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { VERSION } from '../version.js';
+import { checkConfigForMode } from './config-for-mode.js';
+import { armExitDeadline, EXIT_MARGIN_MS } from './exit-deadline.js';
+import { insecureSettings } from './insecure-settings.js';
 import { resolveNodeId } from './node-identity.js';
 import type { DriverOptions } from './options.js';
 import { KubernetesParts } from './kubernetes.js';
@@ -74,12 +78,15 @@ async function buildServices(
  */
 export async function runDriver(options: DriverOptions): Promise<void> {
   const config: FerryConfig = options.configFile ? await loadConfig(options.configFile) : configSchema.parse({});
+  checkConfigForMode(config, options.mode, options.configFile ?? '(no config file)');
   const log = createLogger(options.logLevel);
+  for (const warning of insecureSettings(config, options.endpoint, options.mode)) log.warn({ insecure: true }, warning);
   const metrics = new DriverMetrics();
   const kube = KubernetesParts.create(options.kube, options.driverName, log);
   const backends = await createBackends(config.backends, config.node, log, {
     recorder: new LoggingPreemptionRecorder(log, metrics, kube?.events),
     ...(kube ? { liveness: kube.liveness } : {}),
+    nodeOnly: options.mode === 'node',
   });
   let server: CsiServer | undefined;
   let sweeper: StaleSweeper | undefined;
@@ -111,12 +118,22 @@ export async function runDriver(options: DriverOptions): Promise<void> {
       if (stopping) return;
       stopping = true;
       log.info({ signal, graceMs: options.shutdownGraceMs }, 'shutting down: no new calls, finishing those in flight');
+      let stopped = false;
+      armExitDeadline(log, options.shutdownGraceMs + EXIT_MARGIN_MS, () => stopped);
       void (async () => {
         await running.stop(options.shutdownGraceMs);
-        await kube?.stop();
-        await sweeper?.stop();
-        await new Promise<void>((done) => (metricsServer ? metricsServer.close(() => done()) : done()));
-        await Promise.allSettled(backends.map((b) => b.close()));
+        // The rest (Lease deletion, backend logout, metrics connections) gets part of the margin, not the deadline.
+        const rest = (async () => {
+          await kube?.stop();
+          await sweeper?.stop();
+          await new Promise<void>((done) => (metricsServer ? metricsServer.close(() => done()) : done()));
+          await Promise.allSettled(backends.map((b) => b.close()));
+        })();
+        let timer: NodeJS.Timeout | undefined;
+        const finished = await Promise.race([rest.then(() => true, (err: unknown) => (log.warn({ err: errorMessage(err) }, 'a shutdown step failed'), true)), new Promise<false>((r) => (timer = setTimeout(() => r(false), EXIT_MARGIN_MS / 2)))]);
+        clearTimeout(timer);
+        if (!finished) log.warn({ ms: EXIT_MARGIN_MS / 2 }, 'shutdown steps (Lease, backend logout, metrics) unfinished: leaving them');
+        stopped = true;
         log.info('stopped');
         resolve();
       })();

@@ -36,6 +36,18 @@ export async function writeDriverConfig(file: string, pool: PoolHandle, node?: N
   await writeFile(file, stringify(config), { mode: 0o600 });
 }
 
+/**
+ * A node plugin's configuration, as the chart renders it: the backend names its system and holds no login (a node
+ * plugin never calls the gateway), and the node settings.
+ */
+export async function writeNodeConfig(file: string, pool: PoolHandle, node: NodeSettings): Promise<void> {
+  const config = {
+    backends: [{ name: BACKEND_NAME, type: 'powerflex', endpoint: pool.url, systemId: pool.systemId, storagePool: 'pool1' }],
+    node: { sdcGuid: node.sdcGuid, deviceDir: node.deviceDir, stateDir: node.stateDir, deviceWaitSeconds: 30 },
+  };
+  await writeFile(file, stringify(config), { mode: 0o600 });
+}
+
 export interface StartDriverOptions {
   node: string;
   cli: string;

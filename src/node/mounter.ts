@@ -67,7 +67,7 @@ export async function mount(source: string, target: string, options: MountCallOp
   if (options.fsType !== undefined) checkFsType(options.fsType);
   throwIfAborted(options.signal, `mount ${target}`);
   if (source.startsWith('/')) await requireExisting(source, 'mount source');
-  await ensureDirectory(target, { logger: options.logger });
+  await ensureDirectory(target, { logger: options.logger, ...(options.signal ? { signal: options.signal } : {}) });
 
   const args = [
     ...(options.fsType !== undefined ? ['-t', options.fsType] : []),
@@ -119,9 +119,9 @@ export async function bindMount(source: string, target: string, options: BindMou
     );
   }
   if (sourceStat.isDirectory()) {
-    await ensureDirectory(target, { logger: options.logger });
+    await ensureDirectory(target, { logger: options.logger, ...(options.signal ? { signal: options.signal } : {}) });
   } else {
-    await ensureFile(target, { logger: options.logger });
+    await ensureFile(target, { logger: options.logger, ...(options.signal ? { signal: options.signal } : {}) });
   }
   const targetStat = await stat(target);
   if (sourceStat.isDirectory() !== targetStat.isDirectory()) {

@@ -63,7 +63,7 @@ export class NodeVolumes {
     });
     const deviceNumber = await majorMinorOfDevice(device);
     const known = await this.store.get(input.volumeId);
-    await ensureDirectory(input.stagingPath, { logger: ctx.log });
+    await ensureDirectory(input.stagingPath, { logger: ctx.log, signal: ctx.signal });
     let mounted = input.capability.accessType === 'mount' ? await findMount(input.stagingPath, { logger: ctx.log }) : undefined;
     if (mounted && mounted.majorMinor !== deviceNumber) {
       // Our own earlier mount of this volume, on the device of a mapping since taken away and given back: let it go.
@@ -167,7 +167,7 @@ export class NodeVolumes {
     while (await unmount(targetPath, { logger: ctx.log, signal: ctx.signal })) {
       /* one layer per call */
     }
-    await removeTarget(targetPath, { logger: ctx.log });
+    await removeTarget(targetPath, { logger: ctx.log, signal: ctx.signal });
     const record = await this.store.get(volumeId);
     if (record?.targets.includes(targetPath)) await this.store.put({ ...record, targets: record.targets.filter((t) => t !== targetPath) });
   }

@@ -2,6 +2,7 @@ import { lstat, mkdir, open, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { DomainError, errorMessage } from '../errors.js';
 import type { Logger } from '../util/log.js';
+import { bounded } from './caller-paths.js';
 import { errnoCode, requireAbsolutePath } from './common.js';
 import { findMount } from './mount-table.js';
 
@@ -14,6 +15,8 @@ export interface PathOptions {
   logger?: Logger;
   /** Mode for directories we create (default 0750: kubelet and root only). */
   mode?: number;
+  /** The call's: every step gives up when it fires (a path on a dead mount must not hold the call for ever). */
+  signal?: AbortSignal;
 }
 
 export const TARGET_DIR_MODE = 0o750;
@@ -27,7 +30,7 @@ function fsFailure(what: string, p: string, err: unknown): DomainError {
 export async function ensureDirectory(dir: string, options: PathOptions = {}): Promise<void> {
   requireAbsolutePath(dir, 'directory');
   try {
-    await mkdir(dir, { recursive: true, mode: options.mode ?? TARGET_DIR_MODE });
+    await bounded(mkdir(dir, { recursive: true, mode: options.mode ?? TARGET_DIR_MODE }), options.signal, `mkdir ${dir}`);
   } catch (err) {
     if (errnoCode(err) === 'EEXIST' || errnoCode(err) === 'ENOTDIR') {
       throw new DomainError('failed-precondition', `${dir} exists and is not a directory`, { cause: err });
@@ -35,7 +38,8 @@ export async function ensureDirectory(dir: string, options: PathOptions = {}): P
     throw fsFailure('cannot create directory', dir, err);
   }
   // mkdir -p succeeds silently on an existing path only when it is a directory, but a symlink to one passes too.
-  const st = await stat(dir).catch((err: unknown) => {
+  const st = await bounded(stat(dir), options.signal, `stat ${dir}`).catch((err: unknown) => {
+    if (err instanceof DomainError) throw err;
     throw fsFailure('cannot stat', dir, err);
   });
   if (!st.isDirectory()) throw new DomainError('failed-precondition', `${dir} exists and is not a directory`);
@@ -50,7 +54,7 @@ export async function ensureFile(file: string, options: PathOptions = {}): Promi
   requireAbsolutePath(file, 'file');
   await ensureDirectory(path.dirname(file), options);
   try {
-    const st = await stat(file);
+    const st = await bounded(stat(file), options.signal, `stat ${file}`);
     if (st.isFile() || st.isBlockDevice()) return;
     throw new DomainError('failed-precondition', `${file} exists and is neither a regular file nor a block device`);
   } catch (err) {
@@ -59,17 +63,18 @@ export async function ensureFile(file: string, options: PathOptions = {}): Promi
   }
   try {
     // 'wx' would fail on a race with another creator; 'a' creates or opens without truncating, both of which are fine.
-    const handle = await open(file, 'a', TARGET_FILE_MODE);
+    const handle = await bounded(open(file, 'a', TARGET_FILE_MODE), options.signal, `create ${file}`);
     await handle.close();
   } catch (err) {
+    if (err instanceof DomainError) throw err;
     throw fsFailure('cannot create file', file, err);
   }
 }
 
 export type RemoveResult = 'removed' | 'absent';
 
-async function refuseIfMounted(p: string, logger?: Logger): Promise<void> {
-  if (await findMount(p, { logger })) {
+async function refuseIfMounted(p: string, logger?: Logger, signal?: AbortSignal): Promise<void> {
+  if (await findMount(p, { logger, ...(signal ? { signal } : {}) })) {
     throw new DomainError('failed-precondition', `${p} is still a mount point; unmount it before removing it`);
   }
 }
@@ -77,11 +82,12 @@ async function refuseIfMounted(p: string, logger?: Logger): Promise<void> {
 /** rmdir of an empty directory that is not a mount point; absent is fine. A non-empty one is left for a human. */
 export async function removeDirectory(dir: string, options: PathOptions = {}): Promise<RemoveResult> {
   requireAbsolutePath(dir, 'directory');
-  await refuseIfMounted(dir, options.logger);
+  await refuseIfMounted(dir, options.logger, options.signal);
   try {
-    await rmdir(dir);
+    await bounded(rmdir(dir), options.signal, `rmdir ${dir}`);
     return 'removed';
   } catch (err) {
+    if (err instanceof DomainError) throw err;
     const code = errnoCode(err);
     if (code === 'ENOENT') return 'absent';
     if (code === 'ENOTEMPTY' || code === 'EEXIST') {
@@ -95,20 +101,22 @@ export async function removeDirectory(dir: string, options: PathOptions = {}): P
 /** unlink of the empty regular file a raw block publish made; anything with content is refused. */
 export async function removeFile(file: string, options: PathOptions = {}): Promise<RemoveResult> {
   requireAbsolutePath(file, 'file');
-  await refuseIfMounted(file, options.logger);
+  await refuseIfMounted(file, options.logger, options.signal);
   let st;
   try {
-    st = await lstat(file);
+    st = await bounded(lstat(file), options.signal, `lstat ${file}`);
   } catch (err) {
+    if (err instanceof DomainError) throw err;
     if (errnoCode(err) === 'ENOENT') return 'absent';
     throw fsFailure('cannot stat', file, err);
   }
   if (!st.isFile()) throw new DomainError('failed-precondition', `${file} is not a regular file; leaving it in place`);
   if (st.size !== 0) throw new DomainError('failed-precondition', `${file} is not empty (${st.size} bytes); leaving it in place`);
   try {
-    await unlink(file);
+    await bounded(unlink(file), options.signal, `unlink ${file}`);
     return 'removed';
   } catch (err) {
+    if (err instanceof DomainError) throw err;
     if (errnoCode(err) === 'ENOENT') return 'absent';
     throw fsFailure('cannot remove file', file, err);
   }
@@ -119,8 +127,9 @@ export async function removeTarget(target: string, options: PathOptions = {}): P
   requireAbsolutePath(target, 'target');
   let st;
   try {
-    st = await lstat(target);
+    st = await bounded(lstat(target), options.signal, `lstat ${target}`);
   } catch (err) {
+    if (err instanceof DomainError) throw err;
     if (errnoCode(err) === 'ENOENT') return 'absent';
     // A dead mount answers stat with ENOTCONN/EIO: let the mount check in removeDirectory explain the refusal.
     return removeDirectory(target, options);

@@ -6,6 +6,7 @@ import type { Logger } from '../util/log.js';
 import { ERROR_CODES, statusName } from './error-codes.js';
 import type { InflightKeys, Release } from './inflight.js';
 import type { DriverMetrics } from './metrics.js';
+import { checkRequestLimits, shortForMessage } from './request-limits.js';
 
 /** What every CSI handler gets besides its request. */
 export interface CallContext {
@@ -35,6 +36,12 @@ export interface HandlerDeps {
   metrics: DriverMetrics;
   inflight: InflightKeys;
 }
+
+/**
+ * The longest status message a caller gets: messages name values (ids, paths, parameters) that came from outside,
+ * and a message of megabytes holds up the HTTP/2 connection the sidecars share.
+ */
+const DETAILS_LIMIT = 1024;
 
 /** Methods called so often that their success is logged at debug. */
 const QUIET_METHODS = new Set(['Probe', 'NodeGetCapabilities', 'ControllerGetCapabilities', 'GetPluginInfo', 'GetPluginCapabilities']);
@@ -90,7 +97,14 @@ export function wrapUnary<Req, Res>(method: string, impl: UnaryImpl<Req, Res>, d
     };
 
     deps.metrics.callStarted(method);
-    (quiet ? log.debug : log.info).call(log, { request: redact(call.request) }, 'call');
+    // Before anything logs or echoes the request: a field over CSI's size limits is refused unread.
+    let oversized: unknown;
+    try {
+      checkRequestLimits(call.request);
+    } catch (err) {
+      oversized = err;
+    }
+    (quiet ? log.debug : log.info).call(log, { request: oversized === undefined ? redact(call.request) : '(over CSI size limits: not logged)' }, 'call');
 
     const finish = (code: status): void => {
       const seconds = (performance.now() - started) / 1000;
@@ -100,7 +114,7 @@ export function wrapUnary<Req, Res>(method: string, impl: UnaryImpl<Req, Res>, d
       return;
     };
 
-    impl(call.request, ctx)
+    (oversized === undefined ? impl(call.request, ctx) : Promise.reject(oversized))
       .then(
         (response) => {
           finish(status.OK);
@@ -109,7 +123,8 @@ export function wrapUnary<Req, Res>(method: string, impl: UnaryImpl<Req, Res>, d
           callback(null, response);
         },
         (err: unknown) => {
-          const mapped = toStatusError(err, requestId);
+          const full = toStatusError(err, requestId);
+          const mapped = { ...full, details: shortForMessage(full.details, DETAILS_LIMIT) };
           finish(mapped.code);
           const ms = Math.round(performance.now() - started);
           const fields = { code: statusName(mapped.code), details: mapped.details, ms };

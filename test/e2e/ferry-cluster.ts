@@ -131,15 +131,18 @@ export class FerryCluster {
   async install(failover: 'off' | 'dry-run' | 'on'): Promise<void> {
     const version = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
     const nfs = { exportHostDir: this.nfsExportDir, helperHostFile: this.nfsHelper };
-    writeFileSync(this.valuesFile, JSON.stringify(e2eValues({ imageTag: version, poolEndpoint: this.pool.url, poolPassword: this.password, failover, nfs })));
+    writeFileSync(this.valuesFile, JSON.stringify(e2eValues({ imageTag: version, poolEndpoint: this.pool.url, poolPassword: this.password, poolSystemId: this.pool.systemId, failover, nfs })));
     await this.helmRun(['install', RELEASE, path.join(REPO_ROOT, 'charts/ferry'), '-n', NAMESPACE, '-f', this.valuesFile, '--wait', '--timeout', '5m']);
     this.log('helm install: Ferry is up');
   }
 
   async setFailover(mode: 'off' | 'dry-run' | 'on'): Promise<void> {
     await this.helmRun(['upgrade', RELEASE, path.join(REPO_ROOT, 'charts/ferry'), '-n', NAMESPACE, '--reuse-values', '--set', `controller.failover.mode=${mode}`, '--wait', '--timeout', '5m']);
-    // The new controller pod must lead before a node dies, or its first seconds go to the election.
-    await this.cluster.kubectl.run(['-n', NAMESPACE, 'rollout', 'status', `deployment/${RELEASE}-controller`, '--timeout=180s'], { timeoutMs: 200_000 });
+    // The new controller pods must lead before a node dies, or their first seconds go to the election. The failover
+    // controller has pods of its own (none with failover off).
+    for (const deployment of mode === 'off' ? ['controller'] : ['controller', 'failover']) {
+      await this.cluster.kubectl.run(['-n', NAMESPACE, 'rollout', 'status', `deployment/${RELEASE}-${deployment}`, '--timeout=180s'], { timeoutMs: 200_000 });
+    }
   }
 
   async uninstall(): Promise<void> {

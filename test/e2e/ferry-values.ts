@@ -6,6 +6,8 @@ export interface E2eValuesInput {
   imageTag: string;
   poolEndpoint: string;
   poolPassword: string;
+  /** The pool's system id: the node plugins take it from their configuration (they hold no gateway credentials). */
+  poolSystemId: string;
   failover: 'off' | 'dry-run' | 'on';
   /** The NFS export stand-in on the host (FerryCluster.makeNfsExport). */
   nfs: { exportHostDir: string; helperHostFile: string };
@@ -80,6 +82,7 @@ export function e2eValues(input: E2eValuesInput): Record<string, unknown> {
         endpoint: input.poolEndpoint,
         username: 'admin',
         credentials: { password: input.poolPassword },
+        systemId: input.poolSystemId,
         storagePool: 'pool1',
         preemption: 'safe',
         preemptionConfirmSeconds: 2,

@@ -45,7 +45,7 @@ describe('configuration', () => {
   });
 
   it('names a missing field and an unknown backend type', () => {
-    expect(problemsOf(valid.replace('    username: admin\n', ''))).toEqual([expect.stringMatching(/^key backends\[0\]\.username: /)]);
+    expect(problemsOf(valid.replace('    storagePool: pool1\n', ''))).toEqual([expect.stringMatching(/^key backends\[0\]\.storagePool: /)]);
     expect(problemsOf('backends:\n  - name: x\n    type: ceph\n')).toEqual([expect.stringMatching(/^key backends\[0\]\.type: /)]);
   });
 
@@ -59,7 +59,7 @@ describe('configuration', () => {
   it('rejects duplicate backend names, both or neither password, and YAML errors', () => {
     expect(problemsOf(`${valid}${valid.replace('backends:\n', '')}`)).toEqual([expect.stringContaining('duplicate backend name')]);
     expect(problemsOf(valid.replace('passwordFile: /etc/ferry/password', 'password: a\n    passwordFile: /b'))).toEqual([
-      expect.stringContaining('exactly one of password and passwordFile'),
+      expect.stringContaining('at most one of password and passwordFile'),
     ]);
     expect(problemsOf('backends: [')[0]).toMatch(/^YAML: /);
   });

@@ -54,7 +54,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- printf "/etc/ferry/ca/%s.crt" . -}}
 {{- end -}}
 
-{{/* The driver configuration file: values.backends without the chart's credentials and ca keys, plus passwordFile and caFile. */}}
+{{/* The controller's driver configuration file: values.backends without the chart's credentials and ca keys, plus passwordFile and caFile. */}}
 {{- define "ferry.config" -}}
 {{- $backends := list -}}
 {{- range .Values.backends -}}
@@ -70,7 +70,23 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- toYaml (dict "backends" $backends "node" .Values.nodeConfig) -}}
 {{- end -}}
 
-{{/* The projected volume holding ferry.yaml and each backend's password and CA files, mounted read-only at /etc/ferry. */}}
+{{/*
+The node plugins' driver configuration: the backends without anything a gateway login uses (username, password, CA,
+TLS setting). A node plugin never calls the gateway: it takes the system id from here and its SDC GUID and rescan
+command from `node:`, so a compromised node holds nothing that could unmap or delete another host's volumes.
+*/}}
+{{- define "ferry.nodeConfig" -}}
+{{- $backends := list -}}
+{{- range .Values.backends -}}
+{{- if eq .type "powerflex" -}}
+{{- $_ := required (printf "backends %s: systemId is required (the node plugins take it from their configuration, never from the gateway)" .name) .systemId -}}
+{{- end -}}
+{{- $backends = append $backends (omit . "credentials" "ca" "username" "password" "passwordFile" "caFile" "insecure") -}}
+{{- end -}}
+{{- toYaml (dict "backends" $backends "node" .Values.nodeConfig) -}}
+{{- end -}}
+
+{{/* The controller's projected volume: ferry.yaml and each backend's password and CA files, mounted read-only at /etc/ferry. */}}
 {{- define "ferry.configVolume" -}}
 - name: config
   projected:
@@ -101,4 +117,69 @@ app.kubernetes.io/instance: {{ .Release.Name }}
               path: ca/{{ $b.name }}.crt
       {{- end }}
       {{- end }}
+{{- end -}}
+
+
+{{/* The node plugins' config volume: their ferry.yaml only; no Secret is ever projected onto a node. */}}
+{{- define "ferry.nodeConfigVolume" -}}
+- name: config
+  configMap:
+    name: {{ include "ferry.fullname" . }}-node-config
+    items:
+      - key: ferry.yaml
+        path: ferry.yaml
+{{- end -}}
+
+{{/*
+The service account token, CA and namespace where client-go and @kubernetes/client-node look for them. The pods do
+not automount their token: only the containers that call the Kubernetes API mount this volume.
+*/}}
+{{- define "ferry.apiAccessVolume" -}}
+- name: kube-api-access
+  projected:
+    # 0444 (decimal here: YAML 1.1 and 1.2 read a leading 0 differently): readable by the container's user, root or not.
+    defaultMode: 292
+    sources:
+      - serviceAccountToken:
+          path: token
+          expirationSeconds: 3607
+      - configMap:
+          name: kube-root-ca.crt
+          items:
+            - key: ca.crt
+              path: ca.crt
+      - downwardAPI:
+          items:
+            - path: namespace
+              fieldRef:
+                fieldPath: metadata.namespace
+{{- end -}}
+
+{{- define "ferry.apiAccessMount" -}}
+- name: kube-api-access
+  mountPath: /var/run/secrets/kubernetes.io/serviceaccount
+  readOnly: true
+{{- end -}}
+
+{{/* The Lease Ferry's failover controller elects its leader with (src/driver/kubernetes.ts names it the same way). */}}
+{{- define "ferry.failoverLeaseName" -}}
+{{- printf "%s-failover" (regexReplaceAll "[^a-z0-9.-]" .Values.driverName "-") -}}
+{{- end -}}
+
+{{/* Whether the node plugins run in the host's network namespace: `auto` means only when an NFS backend needs it. */}}
+{{- define "ferry.nodeHostNetwork" -}}
+{{- if eq (toString .Values.node.hostNetwork) "auto" -}}
+{{- if include "ferry.hasBackendType" (dict "type" "nfs" "backends" .Values.backends) }}true{{ else }}false{{ end -}}
+{{- else -}}
+{{- .Values.node.hostNetwork -}}
+{{- end -}}
+{{- end -}}
+
+{{/* --metrics-address: the configured address, or the pod's own IP (never every interface unless asked). */}}
+{{- define "ferry.metricsAddress" -}}
+{{- if .root.Values.metrics.address -}}
+{{- printf "%s:%v" .root.Values.metrics.address .port -}}
+{{- else -}}
+{{- printf "[$(POD_IP)]:%v" .port -}}
+{{- end -}}
 {{- end -}}

@@ -1,3 +1,4 @@
+import { localIdBudget } from '../../csi/ids.js';
 import { ComposedBackend } from '../composed-backend.js';
 import { errorMessage } from '../../errors.js';
 import type { NodeConfig } from '../../config/node.js';
@@ -57,7 +58,12 @@ export class NfsBackend extends ComposedBackend implements Backend {
     this.mounts = new ShareMounts(config.workDir ?? defaultWorkDir(config.name), config.mountOptions, timeouts, log);
     const fs = new ShareFs(this.mounts);
     this.jobs = new Jobs(log);
-    this.volumes = new Provisioner(fs, this.jobs, { ...this.home, onDelete: config.onDelete, mountPermissions: config.mountPermissions });
+    this.volumes = new Provisioner(fs, this.jobs, {
+      ...this.home,
+      onDelete: config.onDelete,
+      mountPermissions: config.mountPermissions,
+      maxLocalIdBytes: localIdBudget(config.name),
+    });
     this.publishing = new Publisher(fs, this.home);
     this.snapshots = new Snapshotter(fs, this.jobs, this.volumes);
   }

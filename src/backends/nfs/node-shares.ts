@@ -109,7 +109,7 @@ export async function publishShare(input: PublishShareInput, ctx: OpContext): Pr
 /** Unmounts a publish target (and removes the directory publish made) or a staging path; stale mounts lazily. */
 export async function releaseShare(p: string, removeDir: boolean, ctx: OpContext): Promise<void> {
   await unmountShare(p, { signal: ctx.signal, logger: ctx.log, timeoutMs: SHARE_UNMOUNT_TIMEOUT_MS });
-  if (removeDir) await removeTarget(p, { logger: ctx.log });
+  if (removeDir) await removeTarget(p, { logger: ctx.log, signal: ctx.signal });
 }
 
 export interface ShareUsage {

@@ -12,6 +12,8 @@ export const NFS_PARAMETER_KEYS = ['server', 'share', 'subDir', 'onDelete', 'mou
 export interface NfsDefaults extends ShareRef {
   onDelete: OnDelete;
   mountPermissions: number;
+  /** The longest volume id this backend may make (its scoped id must fit CSI's 128 bytes). */
+  maxLocalIdBytes: number;
 }
 
 export interface NfsParameters extends ShareRef {

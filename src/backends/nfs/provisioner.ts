@@ -91,6 +91,14 @@ export class Provisioner {
   async createVolume(input: CreateVolumeInput, ctx: OpContext): Promise<VolumeRecord> {
     const params = parseParameters(input.parameters, input.name, this.defaults);
     const ref: VolumeRef = { server: params.server, share: params.share, dir: params.dir, onDelete: params.onDelete };
+    // The id carries the directory: one over the id limit would make a volume no later call could name.
+    const idBytes = Buffer.byteLength(formatVolumeId(ref));
+    if (idBytes > this.defaults.maxLocalIdBytes) {
+      throw new DomainError(
+        'invalid-argument',
+        `volume ${input.name}: its id would take ${idBytes} bytes (directory "${ref.dir.slice(0, 64)}${ref.dir.length > 64 ? '…' : ''}"), over the ${this.defaults.maxLocalIdBytes}-byte limit: use a shorter subDir`,
+      );
+    }
     const requested = sizeFor(input.capacity);
 
     const found = await this.lookup(ref, ctx);

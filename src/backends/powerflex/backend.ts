@@ -33,10 +33,11 @@ export interface PowerFlexTarget extends ResolvedPool {
  * a clear message rather than the first health check. The files are still read at use (see PowerFlexBackend).
  */
 export async function createPowerFlexBackend(config: PowerFlexBackendConfig, node: NodeConfig, log: Logger, hooks: BackendHooks = {}): Promise<PowerFlexBackend> {
-  for (const [key, file] of [
+  const gatewayFiles = [
     ['passwordFile', config.passwordFile],
     ['caFile', config.caFile],
-  ] as const) {
+  ] as const;
+  for (const [key, file] of nodeSideSystemId(config, hooks) === undefined ? gatewayFiles : []) {
     if (file === undefined) continue;
     try {
       await access(file, constants.R_OK);
@@ -62,6 +63,8 @@ export class PowerFlexBackend extends ComposedBackend implements Backend {
   protected readonly publishing: Publisher;
   protected readonly snapshots: Snapshotter;
   readonly nodeFencing: PowerFlexNodeFencer;
+  /** Set on a node plugin whose config names the system: then nothing here ever calls the gateway. */
+  private readonly nodeSystemId: string | undefined;
 
   constructor(
     private readonly config: PowerFlexBackendConfig,
@@ -71,9 +74,10 @@ export class PowerFlexBackend extends ComposedBackend implements Backend {
   ) {
     super();
     this.name = config.name;
+    this.nodeSystemId = nodeSideSystemId(config, hooks);
     this.client = new PowerFlexClient({
       endpoint: config.endpoint,
-      credentials: { username: config.username, password: passwordSource(config) },
+      credentials: { username: config.username ?? '', password: passwordSource(config) },
       insecure: config.insecure,
       ...(config.caFile === undefined ? {} : { caFile: config.caFile }),
       timeoutMs: Math.round(config.requestTimeoutSeconds * 1000),
@@ -124,6 +128,7 @@ export class PowerFlexBackend extends ComposedBackend implements Backend {
   }
 
   async nodeTopology(ctx: OpContext): Promise<Record<string, string>> {
+    if (this.nodeSystemId !== undefined) return topologyOf(this.nodeSystemId);
     return topologyOf((await this.system(ctx)).id);
   }
 
@@ -139,6 +144,9 @@ export class PowerFlexBackend extends ComposedBackend implements Backend {
 
   /** Logs in (or reuses the token), reads the system and resolves the configured protection domain and pool. */
   async checkHealth(signal: AbortSignal): Promise<void> {
+    // A node plugin has no connection to the storage system to check: its SDC (a kernel driver) is the host's, and the
+    // device directory may not exist before the first volume is mapped here.
+    if (this.nodeSystemId !== undefined) return;
     await this.resolveTarget(signal);
   }
 
@@ -183,6 +191,14 @@ export class PowerFlexBackend extends ComposedBackend implements Backend {
     }
     return only;
   }
+}
+
+/**
+ * The system id a node plugin uses without the gateway: its config's systemId. A node plugin without one falls back to
+ * asking the gateway (and so needs credentials; the driver warns at start).
+ */
+function nodeSideSystemId(config: PowerFlexBackendConfig, hooks: BackendHooks): string | undefined {
+  return hooks.nodeOnly === true ? config.systemId : undefined;
 }
 
 /** The password, from the config or read from passwordFile at every login (so a rotated Secret is picked up). */

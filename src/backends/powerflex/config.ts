@@ -7,7 +7,11 @@ export const powerFlexBackendSchema = z
     type: z.literal('powerflex'),
     /** Gateway URL; may or may not end in /api. */
     endpoint: z.url({ protocol: /^https?$/ }),
-    username: z.string().min(1),
+    /**
+     * The gateway login: required where the controller runs; a node plugin never logs in (it takes systemId from here,
+     * its SDC GUID and rescan from `node:`), so the node's configuration carries no credentials.
+     */
+    username: z.string().min(1).optional(),
     password: z.string().min(1).optional(),
     passwordFile: z.string().min(1).optional(),
     /** Skip TLS verification (REX-Ray's setting of the same name). Off by default. */
@@ -27,9 +31,24 @@ export const powerFlexBackendSchema = z
     /** Seconds before one gateway request gives up. */
     requestTimeoutSeconds: z.number().positive().max(600).default(30),
   })
-  .refine((b) => (b.password === undefined) !== (b.passwordFile === undefined), {
-    message: 'exactly one of password and passwordFile is required',
+  .refine((b) => b.password === undefined || b.passwordFile === undefined, {
+    message: 'at most one of password and passwordFile',
     path: ['password'],
+  })
+  // A CA file means the operator expects a verified TLS connection; over http:// it would be silently ignored.
+  .refine((b) => b.caFile === undefined || !isPlainHttp(b.endpoint), {
+    message: 'caFile is set but the endpoint is plain http:// (no TLS, so the CA would be ignored): use https://',
+    path: ['caFile'],
   });
+
+/** An http:// (not https://) gateway URL. */
+export function isPlainHttp(endpoint: string): boolean {
+  return URL.canParse(endpoint) && new URL(endpoint).protocol === 'http:';
+}
+
+/** Whether the backend has what a gateway login needs (the controller's side). */
+export function hasGatewayCredentials(b: PowerFlexBackendConfig): boolean {
+  return b.username !== undefined && (b.password !== undefined || b.passwordFile !== undefined);
+}
 
 export type PowerFlexBackendConfig = z.infer<typeof powerFlexBackendSchema>;

@@ -143,7 +143,7 @@ describe('helm template + kubectl apply --dry-run=client', () => {
     const manifest = name === 'defaults' ? template() : template('-f', EXAMPLES[name as keyof typeof EXAMPLES]);
     const objs = objects(manifest);
     const kinds = new Set(objs.map((o) => o.kind));
-    for (const kind of ['CSIDriver', 'Deployment', 'DaemonSet', 'ConfigMap', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']) {
+    for (const kind of ['CSIDriver', 'Deployment', 'DaemonSet', 'ConfigMap', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']) {
       expect(kinds).toContain(kind);
     }
     const r = await dryRun(manifest);
@@ -181,11 +181,14 @@ describe('the driver configuration the chart renders', () => {
     expect(backend.caFile).toBe('/etc/ferry/ca/pool.crt');
     expect(backend.insecure).toBe(false);
     const pods = objs.filter((o) => o.kind === 'Deployment' || o.kind === 'DaemonSet');
-    expect(pods).toHaveLength(2);
+    // The controller, the failover controller and the node plugins.
+    expect(pods).toHaveLength(3);
     for (const pod of pods) {
       const text = JSON.stringify(pod);
-      expect(text).toContain('"name":"powerflex-gateway","items":[{"key":"password","path":"credentials/pool"}]');
-      expect(text).toContain('{"configMap":{"name":"powerflex-gateway-ca","items":[{"key":"ca.crt","path":"ca/pool.crt"}]}}');
+      // The controllers alone get the password and the CA: the node plugins never call the gateway.
+      const controller = pod.kind === 'Deployment';
+      expect(text.includes('"name":"powerflex-gateway","items":[{"key":"password","path":"credentials/pool"}]')).toBe(controller);
+      expect(text.includes('{"configMap":{"name":"powerflex-gateway-ca","items":[{"key":"ca.crt","path":"ca/pool.crt"}]}}')).toBe(controller);
       expect(text).toContain('"--config=/etc/ferry/ferry.yaml"');
     }
   });
@@ -194,7 +197,7 @@ describe('the driver configuration the chart renders', () => {
     const values = path.join(tmp, 'password-values.yaml');
     writeFileSync(
       values,
-      'backends:\n  - {name: pool, type: powerflex, endpoint: "https://gw.example.com", username: admin, storagePool: p1, credentials: {password: s3cret}}\n',
+      'backends:\n  - {name: pool, type: powerflex, endpoint: "https://gw.example.com", username: admin, systemId: 0123456789abcdef, storagePool: p1, credentials: {password: s3cret}}\n',
     );
     const objs = objects(template('-f', values));
     expect(driverConfig(objs).backends[0]).toMatchObject({ passwordFile: '/etc/ferry/credentials/pool' });
@@ -243,24 +246,30 @@ describe('the driver configuration the chart renders', () => {
 
 describe('the driver flags the chart renders', () => {
   /** The ferry container's args of a workload, with the pod's paths and $(NODE_NAME) replaced by the test's. */
-  function renderedArgs(kind: 'Deployment' | 'DaemonSet', configFile: string, socket: string): string[] {
-    const workload = objects(template()).find((o) => o.kind === kind);
+  function renderedArgs(name: 'ferry-controller' | 'ferry-failover' | 'ferry-node', configFile: string, socket: string): string[] {
+    const workload = objects(template()).find((o) => (o.kind === 'Deployment' || o.kind === 'DaemonSet') && o.metadata.name === name);
     const spec = workload?.spec as { template: { spec: { containers: { name: string; args: string[] }[] } } } | undefined;
     const args = spec?.template.spec.containers.find((c) => c.name === 'ferry')?.args ?? [];
     expect(args[0]).toBe('driver');
     return args.map((a) =>
-      a.startsWith('--endpoint=') ? `--endpoint=unix://${socket}` : a.startsWith('--config=') ? `--config=${configFile}` : a.replace('$(NODE_NAME)', 'node1'),
+      a.startsWith('--endpoint=')
+        ? `--endpoint=unix://${socket}`
+        : a.startsWith('--config=')
+          ? `--config=${configFile}`
+          : a.replace('$(NODE_NAME)', 'node1').replace('$(POD_IP)', '127.0.0.1').replace(/:(9808|9809|9810)$/, ':0'),
     );
   }
 
-  test.each(['Deployment', 'DaemonSet'] as const)('the %s\'s ferry args (failover, heartbeat, namespace) start the driver', (kind) => {
-    const configFile = path.join(tmp, `ferry-${kind}.yaml`);
-    writeFileSync(configFile, objects(template()).find((o) => o.kind === 'ConfigMap')?.data?.['ferry.yaml'] ?? '');
+  test.each(['ferry-controller', 'ferry-failover', 'ferry-node'] as const)('the %s ferry args (failover, heartbeat, namespace) start the driver', (name) => {
+    const configFile = path.join(tmp, `${name}.yaml`);
+    const configMap = name === 'ferry-node' ? 'ferry-node-config' : 'ferry-config';
+    writeFileSync(configFile, objects(template()).find((o) => o.kind === 'ConfigMap' && o.metadata.name === configMap)?.data?.['ferry.yaml'] ?? '');
     // An API server that is not there: the driver must still serve CSI (heartbeats and failover retry in the background).
     const kubeconfig = path.join(tmp, 'unreachable.kubeconfig');
     writeFileSync(kubeconfig, 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n');
-    const args = renderedArgs(kind, configFile, path.join(tmp, `${kind}.sock`));
-    expect(args).toEqual(expect.arrayContaining(kind === 'Deployment' ? ['--failover=on', '--namespace=kube-system'] : ['--node-name=node1', '--heartbeat-duration-seconds=8']));
+    const args = renderedArgs(name, configFile, path.join(tmp, `${name}.sock`));
+    const expected = { 'ferry-controller': ['--failover=off', '--namespace=kube-system'], 'ferry-failover': ['--failover=on', '--namespace=kube-system'], 'ferry-node': ['--node-name=node1', '--heartbeat-duration-seconds=8'] };
+    expect(args).toEqual(expect.arrayContaining(expected[name]));
     const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist', 'cli.js'), ...args, '--kubeconfig', kubeconfig], { encoding: 'utf8', timeout: 4_000, killSignal: 'SIGTERM' });
     expect(r.signal ?? r.status).toBe(0);
     expect(r.stdout).toContain('"serving CSI"');

@@ -44,6 +44,10 @@ const GROUPS: Record<string, Resource[]> = {
     { name: 'roles', kind: 'Role', namespaced: true },
     { name: 'rolebindings', kind: 'RoleBinding', namespaced: true },
   ],
+  'admissionregistration.k8s.io/v1': [
+    { name: 'validatingadmissionpolicies', kind: 'ValidatingAdmissionPolicy', namespaced: false },
+    { name: 'validatingadmissionpolicybindings', kind: 'ValidatingAdmissionPolicyBinding', namespaced: false },
+  ],
   'snapshot.storage.k8s.io/v1': [{ name: 'volumesnapshotclasses', kind: 'VolumeSnapshotClass', namespaced: false }],
 };
 

@@ -352,6 +352,13 @@ describe('NFS backend', () => {
     expect(await codeOf(createVolume('pvc-x', { nfsvers: '3' }))).toBe(status.INVALID_ARGUMENT);
     expect(await codeOf(createVolume('pvc-x', { onDelete: 'shred' }))).toBe(status.INVALID_ARGUMENT);
     expect(await codeOf(createVolume('pvc-x', { mountPermissions: '999' }))).toBe(status.INVALID_ARGUMENT);
+    // A directory whose id would pass the 1 KiB id limit: no later call could name the volume, so it is never made.
+    // Four parts of 250 bytes: a valid directory (at most 1024 bytes, parts of 255), an id of 1030 bytes.
+    const longName = `pvc-x-${'n'.repeat(244)}`;
+    const longDir = '${pvc.metadata.name}/'.repeat(4).slice(0, -1);
+    expect(await codeOf(createVolume('pvc-x-long', { subDir: longDir, 'csi.storage.k8s.io/pvc/name': longName, 'csi.storage.k8s.io/pvc/namespace': 'prod' }))).toBe(
+      status.INVALID_ARGUMENT,
+    );
     expect(readdirSync(harness.serverPath(MAIN)).filter((n) => n.startsWith('pvc-x'))).toEqual([]);
   });
 

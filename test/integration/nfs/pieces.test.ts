@@ -61,7 +61,7 @@ describe('volume and snapshot ids', () => {
 });
 
 describe('parameters', () => {
-  const defaults = { server: 'nfs1', share: '/exports', onDelete: 'delete' as const, mountPermissions: 0o777 };
+  const defaults = { server: 'nfs1', share: '/exports', onDelete: 'delete' as const, mountPermissions: 0o777, maxLocalIdBytes: 124 };
 
   it('default to the backend’s export and one directory per PV', () => {
     expect(parseParameters({}, 'pvc-1', defaults)).toEqual({ server: 'nfs1', share: '/exports', dir: 'pvc-1', onDelete: 'delete', mountPermissions: 0o777 });

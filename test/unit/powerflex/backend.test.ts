@@ -135,11 +135,24 @@ describe('PowerFlexBackend', () => {
       powerFlexBackendSchema.parse({ name: 'pf', type: 'powerflex', endpoint: url, username: 'admin', storagePool: 'gold', ...extra });
     const missing = path.join(dir, 'missing');
     expect((await rejection(createPowerFlexBackend(config({ passwordFile: missing }), nodeDefaults, silent))).kind).toBe('invalid-argument');
-    expect((await rejection(createPowerFlexBackend(config({ password: 'x', caFile: missing }), nodeDefaults, silent))).kind).toBe('invalid-argument');
+    const tls = url.replace(/^http:/, 'https:');
+    expect((await rejection(createPowerFlexBackend(config({ password: 'x', caFile: missing, endpoint: tls }), nodeDefaults, silent))).kind).toBe('invalid-argument');
     expect(fake.requests).toHaveLength(0);
     const ok = await createPowerFlexBackend(config({ password: 'x' }), nodeDefaults, silent);
     backends.push(ok);
     expect(ok.name).toBe('pf');
+  });
+
+  it('as a node plugin with systemId: topology from its config, healthy, never a gateway request, no credentials needed', async () => {
+    const config = powerFlexBackendSchema.parse({ name: 'pf', type: 'powerflex', endpoint: url, systemId: SYSTEM_B, storagePool: 'gold' });
+    const node = nodeSchema.parse({ deviceDir: dir });
+    const b = await createPowerFlexBackend(config, node, silent, { nodeOnly: true });
+    backends.push(b);
+    const ctx = { signal: new AbortController().signal, log: silent };
+    expect(await b.nodeTopology(ctx)).toEqual({ [`ferry.csi.io/powerflex-${SYSTEM_B}`]: 'true' });
+    await b.checkHealth(ctx.signal);
+    expect(b.nodeSource(`${SYSTEM_B}-0000000000000001`)).toMatchObject({ kind: 'block', devicePath: `${dir}/emc-vol-${SYSTEM_B}-0000000000000001` });
+    expect(fake.requests).toHaveLength(0);
   });
 
   it('logs out on close()', async () => {

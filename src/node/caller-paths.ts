@@ -1,0 +1,95 @@
+import { realpath, statfs } from 'node:fs/promises';
+import path from 'node:path';
+import { DomainError, errorMessage } from '../errors.js';
+import { errnoCode, requireAbsolutePath } from './common.js';
+
+/**
+ * Paths a caller hands the node plugin (staging, target and volume paths) are the kubelet's, under its own directory.
+ * Nothing of a volume belongs in the kernel's pseudo-filesystems: there a recursive mkdir never returns (Node's
+ * mkdir -p loops on /proc/self/fd/N), and a bind mount over one would hide the host's view of itself. So such a path
+ * is refused before any step touches it, by name and by what it really is (a symlink or a bind mount of /proc
+ * elsewhere), and every step on it is bounded by the call's deadline.
+ */
+const REFUSED_ROOTS = ['/proc', '/sys', '/dev'];
+
+/** statfs f_type of the pseudo-filesystems (linux/magic.h). devtmpfs reports tmpfs's, so /dev is refused by name. */
+const PSEUDO_FILESYSTEMS = new Map<number, string>([
+  [0x9fa0, 'proc'],
+  [0x62656572, 'sysfs'],
+  [0x1cd1, 'devpts'],
+  [0x27e0eb, 'cgroup'],
+  [0x63677270, 'cgroup2'],
+  [0x64626720, 'debugfs'],
+  [0x74726163, 'tracefs'],
+  [0x73636673, 'securityfs'],
+  [0xcafe4a11, 'bpf'],
+  [0x62656570, 'configfs'],
+]);
+
+/** A bound for one step when the caller set no deadline. */
+export const STEP_TIMEOUT_MS = 60_000;
+
+/**
+ * One filesystem step, given up (deadline-exceeded or aborted) when the call's signal fires or the step outlasts
+ * `timeoutMs`: the caller gets its answer and its in-flight key back even if the kernel never answers the step.
+ */
+export async function bounded<T>(step: Promise<T>, signal: AbortSignal | undefined, what: string, timeoutMs = STEP_TIMEOUT_MS): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    const fail = (reason: unknown): void => reject(reason instanceof DomainError ? reason : new DomainError('aborted', `${what}: cancelled`, { cause: reason }));
+    if (signal?.aborted) return fail(signal.reason);
+    onAbort = () => fail(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    timer = setTimeout(() => reject(new DomainError('deadline-exceeded', `${what}: no answer within ${timeoutMs} ms`)), timeoutMs);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([step, limit]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
+    // The abandoned step may still fail later: that failure is no one's to handle.
+    step.catch(() => undefined);
+  }
+}
+
+function under(p: string, root: string): boolean {
+  return p === root || p.startsWith(`${root}/`);
+}
+
+function refuse(what: string, p: string, why: string): never {
+  throw new DomainError('invalid-argument', `${what} ${p} ${why}: volumes are never staged or published there`);
+}
+
+/**
+ * Validates a path from a request: absolute, no NUL or newline, and neither named nor really under /proc, /sys or /dev
+ * or on a pseudo-filesystem. Answers the path as given (the kubelet's spelling stays the record's key).
+ */
+export async function checkCallerPath(p: string, what: string, signal: AbortSignal | undefined): Promise<string> {
+  requireAbsolutePath(p, what);
+  const normal = path.resolve(p);
+  for (const root of REFUSED_ROOTS) if (under(normal, root)) refuse(what, p, `is under ${root}`);
+  // Every existing prefix, from the root down: a symlink or a mount on the way is caught where it is, before a magic
+  // link deeper down (/proc/<pid>/fd/N resolves to whatever the descriptor is) could hide where the path really is.
+  let prefix = '';
+  for (const part of normal.split('/').filter((x) => x !== '')) {
+    prefix = `${prefix}/${part}`;
+    let real: string;
+    let type: number;
+    try {
+      real = await bounded(realpath(prefix), signal, `${what}: realpath ${prefix}`);
+      type = Number((await bounded(statfs(real), signal, `${what}: statfs ${real}`)).type);
+    } catch (err) {
+      if (err instanceof DomainError) throw err;
+      // Not there (yet), or a dead mount (EIO, ENOTCONN): nothing deeper can be looked at; the steps that follow
+      // create it or report the dead mount in their own terms.
+      if (errnoCode(err) === undefined) throw new DomainError('internal', `${what} ${p}: ${errorMessage(err)}`, { cause: err });
+      break;
+    }
+    for (const root of REFUSED_ROOTS) if (under(real, root)) refuse(what, p, `leads to ${real}, under ${root}`);
+    const kind = PSEUDO_FILESYSTEMS.get(type);
+    if (kind !== undefined) refuse(what, p, `is on a ${kind} filesystem`);
+  }
+  return p;
+}
