@@ -11,8 +11,9 @@ import { bootId, groupMembers, processInfo, type ProcessInfo } from './processes
  * and would go on touching the device. The next instance reads the files left behind and kills those groups before
  * it serves a call.
  *
- * Writes are synchronous on purpose: the record must be on disk before the call can be cut short, and a removal must
- * never overtake the write it undoes.
+ * Writes are synchronous on purpose: the record is on disk before exec awaits anything, and a removal never
+ * overtakes the write it undoes. (A crash in the instant between the spawn and the record leaves that one group
+ * unrecorded; its leader still dies of the parent-death signal.)
  */
 const recordSchema = z.object({
   pgid: z.number().int().positive(),

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -93,6 +93,8 @@ describe('the child ledger', () => {
     const forkInfo = processInfo(fork);
     expect(forkInfo).toBeDefined();
     const bash = forkInfo?.pgrp ?? 0;
+    // Written by the plugin right after the spawn returns, which the child may beat to its first line.
+    await until('the ledger record', () => existsSync(path.join(ledgerDir, `${bash}.json`)));
     expect(await readdir(ledgerDir)).toEqual([`${bash}.json`]);
 
     plugin.kill('SIGKILL');
