@@ -1,4 +1,5 @@
 import type { Server as HttpServer } from 'node:http';
+import path from 'node:path';
 import { createBackends } from '../backends/factory.js';
 import { errorMessage } from '../errors.js';
 import { loadConfig } from '../config/load.js';
@@ -13,6 +14,7 @@ import { NodeStateStore } from '../node/state-store.js';
 import { CsiServer, type CsiServices } from '../server/csi-server.js';
 import { InflightKeys } from '../server/inflight.js';
 import { DriverMetrics, serveMetrics } from '../server/metrics.js';
+import { ChildLedger, CHILD_LEDGER_DIR, installChildLedger } from '../util/child-ledger.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { VERSION } from '../version.js';
 import { checkConfigForMode } from './config-for-mode.js';
@@ -49,6 +51,10 @@ async function buildServices(
     kube?.startFailover(registry.all, metrics);
   }
   if (nodeOn) {
+    // Before anything else runs a command: end what a killed predecessor left running.
+    const ledger = new ChildLedger(path.join(config.node.stateDir, CHILD_LEDGER_DIR));
+    await ledger.sweep(log.child({ component: 'child-ledger' }));
+    installChildLedger(ledger);
     const needsSdc = registry.all.some((b) => b.type === 'powerflex');
     const nodeId = await resolveNodeId(config.node, needsSdc, options.nodeId, log);
     const nodeOptions = { nodeId, maxVolumes: config.node.maxVolumes };

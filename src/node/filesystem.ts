@@ -1,8 +1,10 @@
-import { open, readFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { DomainError, errorMessage } from '../errors.js';
 import { exec } from '../util/exec.js';
 import { errnoCode, requireAbsolutePath, throwIfAborted, type NodeCallOptions } from './common.js';
 import { mkfsArguments, type MkfsFsType } from './mkfs-options.js';
+import { waitUntilNoHolder } from './device-holders.js';
 import { mountsOfSource } from './mount-table.js';
 
 export { parseMkfsOptions } from './mkfs-options.js';
@@ -97,16 +99,27 @@ export async function probeFilesystem(device: string, options: NodeCallOptions =
  * anything on it: the caller probes first, but a second look costs milliseconds and the alternative is lost data.
  * `extraArgs` are validated like the mkfsOptions parameter (see mkfs-options.ts) and merged with Ferry's defaults.
  */
-export async function makeFilesystem(device: string, fsType: FsType, extraArgs: readonly string[] = [], options: NodeCallOptions = {}): Promise<void> {
+export interface MakeFilesystemOptions extends NodeCallOptions {
+  /**
+   * The caller knows that our own mkfs on this device was cut short (node-volumes.ts keeps that in the volume's
+   * record): a filesystem of this type that is provably unfinished (isUnfinishedFilesystem) may be formatted over.
+   */
+  replaceUnfinished?: boolean;
+}
+
+export async function makeFilesystem(device: string, fsType: FsType, extraArgs: readonly string[] = [], options: MakeFilesystemOptions = {}): Promise<void> {
   requireAbsolutePath(device, 'device');
   parseFsType(fsType);
   const args = mkfsArguments(fsType, extraArgs);
-  const mounted = await mountsOfSource(device, { signal: options.signal, logger: options.logger });
+  const call = { signal: options.signal, logger: options.logger };
+  const mounted = await mountsOfSource(device, call);
   if (mounted.length > 0) {
     throw new DomainError('failed-precondition', `device ${device} is mounted at ${mounted.map((m) => m.mountPoint).join(', ')}; refusing to format it`);
   }
-  const existing = await probeFilesystem(device, { signal: options.signal, logger: options.logger });
-  if (existing !== undefined) {
+  // A command a crashed instance left behind may still be writing here: never a second one beside it.
+  await waitUntilNoHolder(device, call);
+  const existing = await probeFilesystem(device, call);
+  if (existing !== undefined && !(options.replaceUnfinished === true && existing === fsType && (await isUnfinishedFilesystem(device, existing, call)))) {
     throw new DomainError('failed-precondition', `device ${device} already has ${existing} on it; refusing to format it`);
   }
   options.logger?.info({ device, fsType, args }, 'making filesystem');
@@ -115,6 +128,23 @@ export async function makeFilesystem(device: string, fsType: FsType, extraArgs: 
     signal: options.signal,
     logger: options.logger,
   });
+}
+
+/**
+ * Whether the `fsType` filesystem blkid found on `device` is one that mkfs never finished. mkfs.xfs marks the
+ * superblock `inprogress` until its very last write, and the kernel refuses to mount such a filesystem, so it holds
+ * nothing. mke2fs writes the primary superblock last: an ext4 that blkid sees is never taken for unfinished.
+ */
+export async function isUnfinishedFilesystem(device: string, fsType: string, options: NodeCallOptions = {}): Promise<boolean> {
+  requireAbsolutePath(device, 'device');
+  if (fsType !== 'xfs') return false;
+  const result = await exec('xfs_db', ['-r', '-c', 'sb 0', '-c', 'print inprogress', device], {
+    timeoutMs: options.timeoutMs ?? QUERY_TIMEOUT_MS,
+    signal: options.signal,
+    logger: options.logger,
+    okExitCodes: [1],
+  });
+  return /^inprogress = 1$/m.test(result.stdout);
 }
 
 /** Size of a block device in bytes (`blockdev --getsize64`; the device must be an absolute path: blockdev has no `--`). */
@@ -212,7 +242,48 @@ export async function hasCapability(bit: bigint): Promise<boolean> {
  *    insists on a fresh check of an unmounted filesystem, so `e2fsck -f -p` (preen: only safe automatic repairs) runs
  *    first; if the device turns out to be mounted after all, this is `failed-precondition`.
  */
-export async function growFilesystem(device: string, mountPath: string | undefined, fsType: FsType, options: NodeCallOptions = {}): Promise<void> {
+export interface GrowOptions extends NodeCallOptions {
+  /**
+   * Offline ext4 only: where resize2fs keeps its undo file (`-z`) while it runs. An offline resize2fs cut short
+   * leaves a filesystem that no e2fsck -p accepts; with the undo file, rollBackCutShortResize puts it back as it was.
+   */
+  undoFile?: string;
+}
+
+/**
+ * Undoes an offline resize2fs that was cut short (its undo file still exists): e2undo writes back every block the
+ * resize had changed, and the grow can then start again. e2undo refuses (exit 1) when the filesystem's superblock is
+ * not the one the undo file was made for: nothing of the resize had been written yet, or the filesystem has been
+ * used since; either way there is nothing to undo. The undo file is gone afterwards.
+ */
+export async function rollBackCutShortResize(device: string, undoFile: string, options: NodeCallOptions = {}): Promise<'rolled-back' | 'nothing-to-undo' | 'no-undo-file'> {
+  requireAbsolutePath(device, 'device');
+  requireAbsolutePath(undoFile, 'undo file');
+  if (!(await exists(undoFile))) return 'no-undo-file';
+  await waitUntilNoHolder(device, options);
+  const result = await exec('e2undo', [undoFile, device], {
+    timeoutMs: options.timeoutMs ?? GROW_TIMEOUT_MS,
+    signal: options.signal,
+    logger: options.logger,
+    okExitCodes: [1],
+  });
+  const outcome = result.exitCode === 0 ? 'rolled-back' : 'nothing-to-undo';
+  options.logger?.warn({ device, outcome, e2undo: (result.stdout + result.stderr).trim() }, 'a resize of this filesystem was cut short');
+  await rm(undoFile, { force: true });
+  return outcome;
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await stat(file);
+    return true;
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+export async function growFilesystem(device: string, mountPath: string | undefined, fsType: FsType, options: GrowOptions = {}): Promise<void> {
   requireAbsolutePath(device, 'device');
   if (mountPath !== undefined) requireAbsolutePath(mountPath, 'mount path');
   const call = { timeoutMs: options.timeoutMs ?? GROW_TIMEOUT_MS, signal: options.signal, logger: options.logger };
@@ -222,13 +293,24 @@ export async function growFilesystem(device: string, mountPath: string | undefin
         if (!(await hasCapability(CAP_SYS_RESOURCE))) {
           throw new DomainError('failed-precondition', `online resize of ext4 on ${device} needs CAP_SYS_RESOURCE, which this process lacks; grow it while unmounted`);
         }
+        await waitUntilNoHolder(device, { signal: options.signal, logger: options.logger });
       } else {
         const mounted = await mountsOfSource(device, { signal: options.signal, logger: options.logger });
         if (mounted.length > 0) {
           throw new DomainError('failed-precondition', `device ${device} is mounted at ${mounted.map((m) => m.mountPoint).join(', ')}; an offline grow needs it unmounted`);
         }
+        await waitUntilNoHolder(device, { signal: options.signal, logger: options.logger });
         // Exit 1 means "errors corrected", which is fine to resize after; 2 and up are left to a human.
         await exec('e2fsck', ['-f', '-p', device], { ...call, okExitCodes: [1] });
+        if (options.undoFile !== undefined) {
+          requireAbsolutePath(options.undoFile, 'undo file');
+          await mkdir(path.dirname(options.undoFile), { recursive: true, mode: 0o700 });
+          await rm(options.undoFile, { force: true });
+          await exec('resize2fs', ['-z', options.undoFile, device], call);
+          // Done: there is nothing to undo any more (and undoing a finished grow would only shrink it back).
+          await rm(options.undoFile, { force: true });
+          return;
+        }
       }
       await exec('resize2fs', [device], call);
       return;

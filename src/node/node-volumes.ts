@@ -4,7 +4,17 @@ import { publishShare, releaseShare, shareMountAt, shareUsage, stageShare } from
 import { DomainError } from '../errors.js';
 import { errnoCode } from './common.js';
 import { waitForDevice } from './devices.js';
-import { checkGrowth, deviceSize, growFilesystem, makeFilesystem, parseMkfsOptions, probeFilesystem, type FsType } from './filesystem.js';
+import {
+  checkGrowth,
+  deviceSize,
+  growFilesystem,
+  isUnfinishedFilesystem,
+  makeFilesystem,
+  parseMkfsOptions,
+  probeFilesystem,
+  rollBackCutShortResize,
+  type FsType,
+} from './filesystem.js';
 import { findMount, majorMinorOf, type MountEntry } from './mount-table.js';
 import { bindMount, mount, unmount } from './mounter.js';
 import { ensureDirectory, removeTarget } from './paths.js';
@@ -78,14 +88,17 @@ export class NodeVolumes {
       }
     }
     // Recorded before anything is mounted: a restart must find what a crash mid-stage left behind.
-    await this.store.put({
+    const record: StagedVolume = {
       volumeId: input.volumeId,
       devicePath: input.source.devicePath,
       stagingPath: input.stagingPath,
       accessType: input.capability.accessType,
       deviceNumber,
       targets: known?.deviceNumber === deviceNumber ? known.targets : [],
-    });
+    };
+    // Our own mkfs on this very device never finished: what it left may be replaced.
+    const unfinishedFormat = !mounted && known?.formatting === deviceNumber;
+    await this.store.put(unfinishedFormat ? { ...record, formatting: deviceNumber } : record);
     if (input.capability.accessType === 'block') return;
     if (mounted) {
       await this.growMounted(device, input.stagingPath, input.fsType, ctx);
@@ -93,16 +106,24 @@ export class NodeVolumes {
     }
 
     const existing = await probeFilesystem(device, call);
-    if (existing === undefined) {
-      ctx.log.info({ volumeId: input.volumeId, device, fsType: input.fsType }, 'formatting a blank volume');
-      await makeFilesystem(device, input.fsType, parseMkfsOptions(input.mkfsOptions, input.fsType), { ...call, timeoutMs: undefined });
+    const redo = existing !== undefined && unfinishedFormat && (await isUnfinishedFilesystem(device, existing, call));
+    if (existing === undefined || redo) {
+      ctx.log.info({ volumeId: input.volumeId, device, fsType: input.fsType, ...(redo ? { unfinished: existing } : {}) },
+        redo ? 'formatting again: our earlier mkfs of this volume was cut short' : 'formatting a blank volume');
+      await this.store.put({ ...record, formatting: deviceNumber });
+      const mkfsOptions = parseMkfsOptions(input.mkfsOptions, input.fsType);
+      await makeFilesystem(device, input.fsType, mkfsOptions, { ...call, timeoutMs: undefined, replaceUnfinished: redo });
+      await this.store.put(record);
     } else if (existing !== input.fsType) {
       // Never format over data: a volume that holds something else is the operator's to sort out.
       throw new DomainError('failed-precondition', `volume ${input.volumeId} holds ${existing}, not ${input.fsType}; it is not reformatted`);
     } else if (input.fsType === 'ext4') {
+      // Before anything reads its size: a grow cut short by a crash is undone first, or it would be mounted half-made.
+      const undoFile = this.store.undoFile(input.volumeId);
+      await rollBackCutShortResize(device, undoFile, call);
       // ext4 grows offline before the mount, which needs no CAP_SYS_RESOURCE (an online resize does).
       const growth = await checkGrowth(device, 'ext4', call);
-      if (growth.needsGrow) await growFilesystem(device, undefined, 'ext4', call);
+      if (growth.needsGrow) await growFilesystem(device, undefined, 'ext4', { ...call, undoFile });
     }
 
     // Two xfs filesystems with one UUID (a snapshot and its source) may only meet on one host with nouuid.

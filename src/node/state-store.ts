@@ -18,15 +18,32 @@ const recordSchema = z.object({
   /** major:minor of the device when it was staged: a link that now leads elsewhere means a new mapping. */
   deviceNumber: z.string().optional(),
   targets: z.array(z.string()),
+  /**
+   * major:minor of the device while our mkfs runs on it, cleared once it has finished: after a crash it proves that
+   * a half-made filesystem found there is our own (mkfs.xfs leaves one that blkid recognises but no kernel mounts).
+   */
+  formatting: z.string().optional(),
 });
 
 export type StagedVolume = z.infer<typeof recordSchema>;
 
+/** The folder inside the state directory that holds resize2fs undo files. */
+const UNDO_DIR = 'undo';
+
 export class NodeStateStore {
   constructor(private readonly dir: string) {}
 
+  private key(volumeId: string): string {
+    return createHash('sha256').update(volumeId).digest('hex').slice(0, 40);
+  }
+
   private file(volumeId: string): string {
-    return path.join(this.dir, `${createHash('sha256').update(volumeId).digest('hex').slice(0, 40)}.json`);
+    return path.join(this.dir, `${this.key(volumeId)}.json`);
+  }
+
+  /** Where an offline resize2fs of this volume keeps its undo file while it runs (see growFilesystem). */
+  undoFile(volumeId: string): string {
+    return path.join(this.dir, UNDO_DIR, `${this.key(volumeId)}.e2undo`);
   }
 
   async get(volumeId: string): Promise<StagedVolume | undefined> {
@@ -38,6 +55,7 @@ export class NodeStateStore {
   }
 
   async remove(volumeId: string): Promise<void> {
+    await rm(this.undoFile(volumeId), { force: true });
     await rm(this.file(volumeId), { force: true });
   }
 

@@ -1,5 +1,7 @@
 import { execa } from 'execa';
 import { DomainError } from '../errors.js';
+import { childLedger } from './child-ledger.js';
+import { withParentDeathSignal } from './parent-death.js';
 import { redactString } from './redact.js';
 import type { Logger } from './log.js';
 
@@ -9,6 +11,11 @@ import type { Logger } from './log.js';
  *
  * Each child leads its own process group, and a timeout kills the whole group: a mount helper that forks
  * (mount → mount.nfs) must not leave a grandchild behind when the call gives up.
+ *
+ * No child outlives Ferry, even one killed with SIGKILL: the child starts with a parent-death signal (it is sent
+ * SIGKILL by the kernel the moment Ferry dies; see parent-death.ts), and its group is written to the child ledger
+ * (child-ledger.ts) so the next instance kills what the child forked. Both pipes are read to the end while Ferry
+ * lives, so a child never blocks on its output.
  */
 export interface ExecOptions {
   /** Milliseconds before the process group is killed. Required in spirit: the default is deliberately short. */
@@ -78,7 +85,8 @@ export async function exec(file: string, args: readonly string[], options: ExecO
   const started = Date.now();
   installExitHook();
 
-  const child = execa(file, [...args], {
+  const [spawnFile, spawnArgs] = withParentDeathSignal(file, args);
+  const child = execa(spawnFile, spawnArgs, {
     input: options.input,
     env: options.env,
     cwd: options.cwd,
@@ -90,7 +98,10 @@ export async function exec(file: string, args: readonly string[], options: ExecO
     stdin: options.input === undefined ? 'ignore' : 'pipe',
   });
   const pid = child.pid;
-  if (pid !== undefined) liveGroups.add(pid);
+  if (pid !== undefined) {
+    liveGroups.add(pid);
+    recordGroup(pid, command, options.logger);
+  }
 
   let timedOut = false;
   let aborted = false;
@@ -121,6 +132,10 @@ export async function exec(file: string, args: readonly string[], options: ExecO
       const why = result.signal ? `killed by ${result.signal}` : redactString(result.shortMessage ?? 'failed to start', secrets);
       throw new ExecError('internal', `${command}: ${why}`, command, undefined, redactString(stderr, secrets));
     }
+    if (spawnFile !== file && result.exitCode === SETPRIV_EXEC_FAILED && stderr.startsWith('setpriv: failed to execute')) {
+      // What execa says of a missing program, said of the program rather than of the wrapper.
+      throw new ExecError('internal', `${command}: failed to start: ${redactString(stderr.trim(), secrets)}`, command, undefined, '');
+    }
     const exitCode = result.exitCode;
     if (exitCode !== 0 && !(options.okExitCodes ?? []).includes(exitCode)) {
       const detail = redactString((stderr || stdout).trim().split('\n').slice(-5).join('; '), secrets);
@@ -131,6 +146,29 @@ export async function exec(file: string, args: readonly string[], options: ExecO
     clearTimeout(timer);
     options.signal?.removeEventListener('abort', onAbort);
     // On a normal exit the group is left alone: a helper may start a daemon on purpose (mount.nfs → rpc.statd).
-    if (pid !== undefined) liveGroups.delete(pid);
+    if (pid !== undefined) {
+      liveGroups.delete(pid);
+      forgetGroup(pid, options.logger);
+    }
+  }
+}
+
+/** setpriv's exit status when it cannot execute the program it was given. */
+const SETPRIV_EXEC_FAILED = 127;
+
+function recordGroup(pgid: number, command: string, logger: Logger | undefined): void {
+  try {
+    childLedger()?.record(pgid, command);
+  } catch (err) {
+    // The command still runs; only a crash of ours during it would leave its forks unswept.
+    logger?.warn({ pgid, err: String(err) }, 'could not record a child process group');
+  }
+}
+
+function forgetGroup(pgid: number, logger: Logger | undefined): void {
+  try {
+    childLedger()?.forget(pgid);
+  } catch (err) {
+    logger?.warn({ pgid, err: String(err) }, 'could not remove a child process record');
   }
 }

@@ -307,6 +307,11 @@ export interface CreateVolumeOptions {
 export interface BlockClusterOptions {
   prefix?: string;
   logLevel?: string;
+  /**
+   * Default true. false: the node plugins run the real tools straight from PATH, as in production, so a command is
+   * the plugin's own child (test/integration/block/killed-mid-command.test.ts kills the plugin while one runs).
+   */
+  shims?: boolean;
 }
 
 export class BlockCluster {
@@ -322,6 +327,7 @@ export class BlockCluster {
     private readonly nodes: Record<NodeName, NodePlugin>,
     private readonly controllerConfig: string,
     private readonly logLevel: string,
+    private readonly shims: boolean,
   ) {}
 
   static async start(options: BlockClusterOptions = {}): Promise<BlockCluster> {
@@ -355,7 +361,7 @@ export class BlockCluster {
         );
         nodes[name] = { name, guid, config, stateDir, deviceDir, shimDir, driver: undefined, clients: undefined, pastOutput: '' };
       }
-      cluster = new BlockCluster(pool, root, nodes, controllerConfig, options.logLevel ?? 'info');
+      cluster = new BlockCluster(pool, root, nodes, controllerConfig, options.logLevel ?? 'info', options.shims ?? true);
       await cluster.startController();
       for (const name of NODE_NAMES) await cluster.startNode(name);
       return cluster;
@@ -381,9 +387,8 @@ export class BlockCluster {
     const node = this.nodes[name];
     if (node.driver && !this.hasExited(node.driver)) throw new Error(`${name}'s node plugin is running already`);
     await this.forgetProcess(node);
-    node.driver = await startDriver(['--mode', 'node', '--node-id', name, '--config', node.config, '--log-level', this.logLevel], {
-      PATH: `${node.shimDir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`,
-    });
+    const env: Record<string, string> = this.shims ? { PATH: `${node.shimDir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` } : {};
+    node.driver = await startDriver(['--mode', 'node', '--node-id', name, '--config', node.config, '--log-level', this.logLevel], env);
     await writeFile(path.join(node.shimDir, 'plugin.pid'), String(node.driver.child.pid ?? ''));
     node.clients = csiClients(node.driver.socket);
   }
@@ -685,7 +690,9 @@ export class BlockCluster {
     // The records of what was unmounted behind the plugins' backs: nothing of it exists any more. The shim logs
     // start afresh too (loop device names are reused from test to test).
     for (const name of NODE_NAMES) {
-      for (const f of await readdir(this.nodes[name].stateDir).catch(() => [] as string[])) await rm(path.join(this.nodes[name].stateDir, f), { force: true });
+      for (const f of await readdir(this.nodes[name].stateDir).catch(() => [] as string[])) {
+        await rm(path.join(this.nodes[name].stateDir, f), { force: true, recursive: true });
+      }
       for (const f of ['calls.log', 'ran.log', 'kills.log']) await rm(path.join(this.nodes[name].shimDir, f), { force: true });
       await this.resetCounts(name);
     }
@@ -717,10 +724,10 @@ export class BlockCluster {
  * One cluster for a test file: started before the first test, its volumes released after each, everything torn
  * down after the last (pools included, even when a start failed half-way). `onStart` receives the cluster.
  */
-export function useBlockCluster(prefix: string, onStart: (cluster: BlockCluster) => void): void {
+export function useBlockCluster(prefix: string, onStart: (cluster: BlockCluster) => void, options: Omit<BlockClusterOptions, 'prefix'> = {}): void {
   let cluster: BlockCluster | undefined;
   beforeAll(async () => {
-    cluster = await BlockCluster.start({ prefix });
+    cluster = await BlockCluster.start({ ...options, prefix });
     onStart(cluster);
   }, 60_000);
   afterEach(async () => {

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { expect } from '@jest/globals';
+import { startHandshakeDelay } from './handshake-delay.js';
 import { csiSanityBinary } from './tools.js';
 
 export interface SanityRun {
@@ -29,13 +30,19 @@ function run(bin: string, args: string[]): Promise<{ code: number | null; output
  */
 export async function expectSanityPasses(options: SanityRun): Promise<void> {
   expect(options.flags.some((f) => f.startsWith('--ginkgo.skip'))).toBe(false);
-  const result = await run(csiSanityBinary(), [
-    `--csi.endpoint=${options.socket}`,
-    `--csi.mountdir=${options.dir}/mount`,
-    `--csi.stagingdir=${options.dir}/staging`,
-    '--ginkgo.no-color',
-    ...options.flags,
-  ]);
+  const relay = await startHandshakeDelay(options.socket, `${options.dir}/sanity-relay.sock`);
+  let result: { code: number | null; output: string };
+  try {
+    result = await run(csiSanityBinary(), [
+      `--csi.endpoint=${relay.socket}`,
+      `--csi.mountdir=${options.dir}/mount`,
+      `--csi.stagingdir=${options.dir}/staging`,
+      '--ginkgo.no-color',
+      ...options.flags,
+    ]);
+  } finally {
+    await relay.close();
+  }
   const summary = result.output.split('\n').filter((l) => /^(Ran \d+|FAIL|SUCCESS|PASS|\s*\[FAIL\])/.test(l));
   process.stdout.write(`csi-sanity ${options.label}:\n${summary.join('\n')}\n`);
   if (result.code !== 0) {
