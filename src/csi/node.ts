@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Backend, OpContext } from '../backends/backend.js';
+import type { Backend, NodeSource, OpContext } from '../backends/backend.js';
 import { DomainError } from '../errors.js';
 
 import type { NodeHandlers } from '../gen/csi/v1/Node.js';
@@ -125,7 +125,7 @@ export class NodeService extends NodeInfoService {
     const volumeId = requireField(req.volume_id, 'volume_id');
     const targetPath = await callerPath(req.target_path, 'target_path', ctx);
     await ctx.lock(volumeId);
-    await this.volumes.unpublish(volumeId, targetPath, op(ctx));
+    await this.volumes.unpublish(volumeId, targetPath, this.sourceIfKnown(volumeId), op(ctx));
     return {};
   }
 
@@ -164,6 +164,16 @@ export class NodeService extends NodeInfoService {
   }
 
   /** The backend of a volume id; not-found for ids this driver cannot have made. */
+  /** Where the volume's device would be on this node; undefined for an id no backend here answers for. */
+  private sourceIfKnown(volumeId: string): NodeSource | undefined {
+    try {
+      const { backend, localId } = this.resolve(volumeId);
+      return backend.nodeSource(localId);
+    } catch {
+      return undefined;
+    }
+  }
+
   private resolve(volumeId: string): { backend: Backend; localId: string } {
     const scoped = parseScopedId(volumeId, 'volume');
     const backend = this.backends.forId(scoped.backend, volumeId);

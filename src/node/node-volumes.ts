@@ -17,6 +17,7 @@ import {
 } from './filesystem.js';
 import { findMount, majorMinorOf, type MountEntry } from './mount-table.js';
 import { bindMount, mount, unmount } from './mounter.js';
+import { refuseStagingPathAsTarget, requireOwnMount } from './own-mounts.js';
 import { ensureDirectory, removeTarget } from './paths.js';
 import { blockDeviceStats, volumeCondition, volumeStats, type VolumeStats } from './stats.js';
 import type { NodeStateStore, StagedVolume } from './state-store.js';
@@ -183,13 +184,23 @@ export class NodeVolumes {
     await bindMount(input.stagingPath, input.targetPath, { readOnly: input.readOnly, options: flags, logger: ctx.log, signal: ctx.signal });
   }
 
-  async unpublish(volumeId: string, targetPath: string, ctx: OpContext): Promise<void> {
-    if (await shareMountAt(targetPath, ctx)) await releaseShare(targetPath, true, ctx);
-    while (await unmount(targetPath, { logger: ctx.log, signal: ctx.signal })) {
-      /* one layer per call */
+  async unpublish(volumeId: string, targetPath: string, source: NodeSource | undefined, ctx: OpContext): Promise<void> {
+    const record = await this.store.get(volumeId);
+    refuseStagingPathAsTarget(volumeId, targetPath, record);
+    if (await shareMountAt(targetPath, ctx)) {
+      // An export's bind mount is told apart by the share layer itself (share-mounts.ts).
+      await releaseShare(targetPath, true, ctx);
+      while (await unmount(targetPath, { logger: ctx.log, signal: ctx.signal })) {
+        /* one layer per call */
+      }
+    } else {
+      // Every layer is looked at before it comes off: each must be this volume's.
+      for (let entry = await findMount(targetPath, { logger: ctx.log }); entry; entry = await findMount(targetPath, { logger: ctx.log })) {
+        await requireOwnMount(volumeId, targetPath, entry, record, source);
+        if (!(await unmount(targetPath, { logger: ctx.log, signal: ctx.signal }))) break;
+      }
     }
     await removeTarget(targetPath, { logger: ctx.log, signal: ctx.signal });
-    const record = await this.store.get(volumeId);
     if (record?.targets.includes(targetPath)) await this.store.put({ ...record, targets: record.targets.filter((t) => t !== targetPath) });
   }
 
