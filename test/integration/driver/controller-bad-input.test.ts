@@ -38,10 +38,13 @@ interface Case {
   names?: string;
 }
 
+/** The clone (pvc-clone): a real volume published nowhere, so a wrong-system call cannot fail for want of an SDC. */
+let cloneId = '';
 const wrongSystem = (): string => `pool:ffffffffffffffff-${localVolume}`;
+const wrongSystemClone = (): string => `pool:ffffffffffffffff-${cloneId.split('-')[1] ?? ''}`;
 
-function createVolume(name: string, parameters: Record<string, string>, extra: object = {}): () => object {
-  return () => ({ name, capacity_range: { required_bytes: String(GiB) }, volume_capabilities: [MOUNT], parameters, ...extra });
+function createVolume(name: string, parameters: Record<string, string>, extra: () => object = () => ({})): () => object {
+  return () => ({ name, capacity_range: { required_bytes: String(GiB) }, volume_capabilities: [MOUNT], parameters, ...extra() });
 }
 
 const MKFS_REFUSED = ['-F /dev/sda', '; rm -rf /', '$(id)', '-d /etc', '-E offset=4096', '--help', '-N 4294967295', '-N 0x10', '-N 99999999999999999999999'];
@@ -56,10 +59,15 @@ const CASES: Case[] = [
   { name: 'ControllerUnpublishVolume, wrong system, all nodes', rpc: 'ControllerUnpublishVolume', request: () => ({ volume_id: wrongSystem() }), code: status.OK },
   { name: 'DeleteVolume, wrong system (real volume stays)', rpc: 'DeleteVolume', request: () => ({ volume_id: wrongSystem() }), code: status.OK },
   { name: 'DeleteSnapshot, wrong system (real snapshot stays)', rpc: 'DeleteSnapshot', request: () => ({ snapshot_id: `pool:ffffffffffffffff-${snapshotId.split('-')[1] ?? ''}` }), code: status.OK },
+  { name: 'ControllerGetVolume, wrong system, unpublished volume', rpc: 'ControllerGetVolume', request: () => ({ volume_id: wrongSystemClone() }), code: status.NOT_FOUND },
+  { name: 'ValidateVolumeCapabilities, wrong system, unpublished volume', rpc: 'ValidateVolumeCapabilities', request: () => ({ volume_id: wrongSystemClone(), volume_capabilities: [MOUNT] }), code: status.NOT_FOUND },
+  { name: 'ControllerPublishVolume, wrong system, unpublished volume', rpc: 'ControllerPublishVolume', request: () => ({ volume_id: wrongSystemClone(), node_id: NODE02, volume_capability: MOUNT }), code: status.NOT_FOUND },
+  { name: 'DeleteVolume, wrong system, unpublished volume (it stays)', rpc: 'DeleteVolume', request: () => ({ volume_id: wrongSystemClone() }), code: status.OK },
+  { name: 'ControllerExpandVolume, wrong system, unpublished volume', rpc: 'ControllerExpandVolume', request: () => ({ volume_id: wrongSystemClone(), capacity_range: { required_bytes: String(16n * GiB) } }), code: status.NOT_FOUND },
   { name: 'ControllerExpandVolume, wrong system', rpc: 'ControllerExpandVolume', request: () => ({ volume_id: wrongSystem(), capacity_range: { required_bytes: String(16n * GiB) } }), code: status.NOT_FOUND },
   { name: 'CreateSnapshot, source in wrong system', rpc: 'CreateSnapshot', request: () => ({ name: 'snap-bad', source_volume_id: wrongSystem() }), code: status.NOT_FOUND },
-  { name: 'CreateVolume, clone source in wrong system', rpc: 'CreateVolume', request: createVolume('pvc-bad-clone', {}, { volume_content_source: { volume: { volume_id: wrongSystem() } } }), code: status.NOT_FOUND },
-  { name: 'CreateVolume, clone source in wrong system, name of an existing clone', rpc: 'CreateVolume', request: createVolume('pvc-clone', {}, { volume_content_source: { volume: { volume_id: wrongSystem() } } }), code: status.NOT_FOUND },
+  { name: 'CreateVolume, clone source in wrong system', rpc: 'CreateVolume', request: createVolume('pvc-bad-clone', {}, () => ({ volume_content_source: { volume: { volume_id: wrongSystem() } } })), code: status.NOT_FOUND },
+  { name: 'CreateVolume, clone source in wrong system, name of an existing clone', rpc: 'CreateVolume', request: createVolume('pvc-clone', {}, () => ({ volume_content_source: { volume: { volume_id: wrongSystem() } } })), code: status.NOT_FOUND },
   // Ids Ferry cannot have made: the volume does not exist (csi-sanity's fake ids expect NOT_FOUND too).
   ...['pool:zz', 'pool:SYS_VOL', 'pool:SYS--VOL', 'pool:SYS-VOL-', 'pool:-VOL', 'pool: SYS-VOL', 'nobackend:SYS-VOL', 'SYS-VOL'].map(
     (shape): Case => ({
@@ -79,7 +87,7 @@ const CASES: Case[] = [
   { name: 'CreateVolume, fstype btrfs', rpc: 'CreateVolume', request: createVolume('pvc-btrfs', { 'csi.storage.k8s.io/fstype': 'btrfs' }), code: status.INVALID_ARGUMENT, names: 'fstype' },
   { name: 'CreateVolume, fstype "ext4;id"', rpc: 'CreateVolume', request: createVolume('pvc-fs-shell', { 'csi.storage.k8s.io/fstype': 'ext4;id' }), code: status.INVALID_ARGUMENT, names: 'fstype' },
   { name: 'CreateVolume, preemption yolo', rpc: 'CreateVolume', request: createVolume('pvc-yolo', { preemption: 'yolo' }), code: status.INVALID_ARGUMENT, names: 'preemption' },
-  { name: 'CreateVolume, mutable_parameters', rpc: 'CreateVolume', request: createVolume('pvc-mutable', {}, { mutable_parameters: { iops: '1000' } }), code: status.INVALID_ARGUMENT, names: 'mutable_parameters' },
+  { name: 'CreateVolume, mutable_parameters', rpc: 'CreateVolume', request: createVolume('pvc-mutable', {}, () => ({ mutable_parameters: { iops: '1000' } })), code: status.INVALID_ARGUMENT, names: 'mutable_parameters' },
   // Volume context values at ControllerPublish (a static PV's attributes come straight from its author).
   ...[
     { preemption: 'yolo' },
@@ -90,7 +98,7 @@ const CASES: Case[] = [
     (context): Case => ({
       name: `ControllerPublishVolume, volume_context ${JSON.stringify(context)}`,
       rpc: 'ControllerPublishVolume',
-      request: () => ({ volume_id: volumeId, node_id: NODE02, volume_capability: MOUNT, volume_context: context }),
+      request: () => ({ volume_id: cloneId, node_id: NODE02, volume_capability: MOUNT, volume_context: context }),
       code: status.INVALID_ARGUMENT,
       names: 'volume_context',
     }),
@@ -134,7 +142,9 @@ beforeAll(async () => {
   const snap = await call(c.controller, 'CreateSnapshot', { name: 'snap-real', source_volume_id: volumeId }, 15_000);
   snapshotId = snap.snapshot?.snapshot_id ?? '';
   // A clone named pvc-clone exists, so a request of that name with a wrong-system source reaches the adopt path.
-  await call(c.controller, 'CreateVolume', { name: 'pvc-clone', capacity_range: { required_bytes: String(GiB) }, volume_capabilities: [MOUNT], volume_content_source: { volume: { volume_id: volumeId } } }, 15_000);
+  const clone = await call(c.controller, 'CreateVolume', { name: 'pvc-clone', capacity_range: { required_bytes: String(GiB) }, volume_capabilities: [MOUNT], volume_content_source: { volume: { volume_id: volumeId } } }, 15_000);
+  cloneId = clone.volume?.volume_id ?? '';
+  expect(cloneId).toMatch(/^pool:[0-9a-f]{16}-[0-9a-f]{16}$/);
 }, 60_000);
 
 afterAll(async () => {
