@@ -132,7 +132,7 @@ export class ControllerService implements ServiceImpl<ControllerHandlers> {
     const volumeId = requireField(req.volume_id, 'volume_id');
     const nodeId = requireField(req.node_id, 'node_id');
     const capability = toCapability(req.volume_capability);
-    checkVolumeContext(req.volume_context);
+    checkVolumeContext(req.volume_context, capability.fsType);
     // One key per volume, not per volume and node: two nodes racing for one single-writer volume are served in turn.
     await ctx.lock(volumeId);
     const { backend, localId } = this.resolve(volumeId, 'volume');

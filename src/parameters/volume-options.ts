@@ -1,5 +1,5 @@
 import { DomainError, isDomainError } from '../errors.js';
-import { isSupportedFsType, SUPPORTED_FS_TYPES, type FsType } from '../node/filesystem.js';
+import { DEFAULT_FS_TYPE, isSupportedFsType, SUPPORTED_FS_TYPES, type FsType } from '../node/filesystem.js';
 import { parseMkfsArgs } from '../node/mkfs-options.js';
 import { parsePreemptionMode, PARAM_PREEMPTION } from '../preemption/policy.js';
 
@@ -59,12 +59,15 @@ export const CONTEXT_MKFS_OPTIONS = 'mkfsOptions';
 /**
  * The volume context a ControllerPublish carries (Ferry's own from CreateVolume, or a static PV's attributes): every
  * value Ferry reads from it is checked as at CreateVolume. Keys Ferry does not read are the CO's business.
+ * `capabilityFsType` is the publish request's mount fs_type ('' for none or a block volume).
  */
-export function checkVolumeContext(context: Readonly<Record<string, string>>): void {
+export function checkVolumeContext(context: Readonly<Record<string, string>>, capabilityFsType = ''): void {
   const fsType = context[CONTEXT_FS_TYPE];
-  const checkedFsType = fsType === undefined || fsType === '' ? undefined : checkFsType(fsType, `volume_context.${CONTEXT_FS_TYPE}`);
+  const contextFsType = fsType === undefined || fsType === '' ? undefined : checkFsType(fsType, `volume_context.${CONTEXT_FS_TYPE}`);
   const mkfsOptions = context[CONTEXT_MKFS_OPTIONS];
-  if (mkfsOptions !== undefined && checkedFsType !== undefined) checkMkfsOptions(mkfsOptions, checkedFsType, `volume_context.${CONTEXT_MKFS_OPTIONS}`);
+  // The filesystem the node will make, by the node's rule: the capability's fs_type, else the context's, else ext4.
+  const madeFsType = capabilityFsType !== '' && isSupportedFsType(capabilityFsType) ? capabilityFsType : (contextFsType ?? DEFAULT_FS_TYPE);
+  if (mkfsOptions !== undefined) checkMkfsOptions(mkfsOptions, madeFsType, `volume_context.${CONTEXT_MKFS_OPTIONS}`);
   const preemption = context[PARAM_PREEMPTION];
   if (preemption !== undefined) {
     try {
