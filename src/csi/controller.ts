@@ -31,6 +31,7 @@ import type { ValidateVolumeCapabilitiesRequest__Output } from '../gen/csi/v1/Va
 import type { ValidateVolumeCapabilitiesResponse } from '../gen/csi/v1/ValidateVolumeCapabilitiesResponse.js';
 import type { Volume } from '../gen/csi/v1/Volume.js';
 import type { VolumeContentSource } from '../gen/csi/v1/VolumeContentSource.js';
+import { checkVolumeContext } from '../parameters/volume-options.js';
 import { PARAM_PREEMPTION } from '../preemption/policy.js';
 import type { CallContext, ServiceImpl } from '../server/handler.js';
 import { int64ToBigInt } from '../util/size.js';
@@ -65,6 +66,12 @@ function contentSource(source: VolumeSource | undefined): VolumeContentSource | 
   return source.kind === 'snapshot' ? { snapshot: { snapshot_id: source.id } } : { volume: { volume_id: source.id } };
 }
 
+/** The most the request lets the volume hold (limit, else the required size); undefined when it sets neither. */
+function requestedSize(capacity: { requiredBytes: bigint; limitBytes: bigint }): bigint | undefined {
+  if (capacity.limitBytes > 0n) return capacity.limitBytes;
+  return capacity.requiredBytes > 0n ? capacity.requiredBytes : undefined;
+}
+
 /** Whether one of `segments` (a CO topology) is this backend's segment. */
 function topologyMatches(segments: readonly { segments: Record<string, string> }[], ours: Record<string, string>): boolean {
   return segments.some((t) => Object.entries(t.segments).every(([k, v]) => ours[k] === v));
@@ -91,13 +98,16 @@ export class ControllerService implements ServiceImpl<ControllerHandlers> {
   async CreateVolume(req: CreateVolumeRequest__Output, ctx: CallContext): Promise<CreateVolumeResponse> {
     const name = requireField(req.name, 'name');
     const capabilities = toCapabilities(req.volume_capabilities);
-    const params = splitParameters(req.parameters, (b) => this.backends.forParameter(b).parameterKeys);
-    const backend = this.backends.forParameter(params.backend);
-    this.checkSupported(backend, capabilities);
+    // Ferry does not offer MODIFY_VOLUME: parameters meant to change later would silently never change.
+    const mutable = Object.keys(req.mutable_parameters).sort();
+    if (mutable.length > 0) throw new DomainError('invalid-argument', `mutable_parameters ${mutable.join(', ')}: this driver does not modify volumes (no MODIFY_VOLUME)`);
     const capacity = {
       requiredBytes: int64ToBigInt(req.capacity_range?.required_bytes),
       limitBytes: int64ToBigInt(req.capacity_range?.limit_bytes),
     };
+    const params = splitParameters(req.parameters, (b) => this.backends.forParameter(b).parameterKeys, requestedSize(capacity));
+    const backend = this.backends.forParameter(params.backend);
+    this.checkSupported(backend, capabilities);
     const source = this.sourceOf(req, backend);
     await ctx.lock(`create-volume/${name}`);
     if (req.accessibility_requirements) await this.checkAccessible(req.accessibility_requirements, backend, ctx);
@@ -122,6 +132,7 @@ export class ControllerService implements ServiceImpl<ControllerHandlers> {
     const volumeId = requireField(req.volume_id, 'volume_id');
     const nodeId = requireField(req.node_id, 'node_id');
     const capability = toCapability(req.volume_capability);
+    checkVolumeContext(req.volume_context, capability.fsType);
     // One key per volume, not per volume and node: two nodes racing for one single-writer volume are served in turn.
     await ctx.lock(volumeId);
     const { backend, localId } = this.resolve(volumeId, 'volume');

@@ -1,6 +1,7 @@
 import { DomainError } from '../errors.js';
 import { PARAM_PREEMPTION, parsePreemptionMode, type PreemptionMode } from '../preemption/policy.js';
-import { DEFAULT_FS_TYPE, FS_TYPES, isFsType, type FsType } from './capabilities.js';
+import { checkFsType, checkMkfsOptions } from '../parameters/volume-options.js';
+import { DEFAULT_FS_TYPE, type FsType } from './capabilities.js';
 
 /** StorageClass keys every backend understands; each backend adds its own (Backend.parameterKeys). */
 export const PARAM_BACKEND = 'backend';
@@ -12,8 +13,7 @@ const PROVISIONER_PREFIX = 'csi.storage.k8s.io/';
 const PROVISIONER_METADATA = new Set(['csi.storage.k8s.io/pvc/name', 'csi.storage.k8s.io/pvc/namespace', 'csi.storage.k8s.io/pv/name']);
 
 /** Volume context keys the node plugin reads back. */
-export const CONTEXT_FS_TYPE = 'fsType';
-export const CONTEXT_MKFS_OPTIONS = 'mkfsOptions';
+export { CONTEXT_FS_TYPE, CONTEXT_MKFS_OPTIONS } from '../parameters/volume-options.js';
 
 export interface SplitParameters {
   /** undefined: the default backend. */
@@ -30,11 +30,14 @@ export interface SplitParameters {
  * Splits CreateVolume parameters: the generic keys here, the backend's own keys for it, and an INVALID_ARGUMENT for
  * anything else, so that a typo in a StorageClass fails loudly instead of being silently ignored.
  */
-export function splitParameters(parameters: Readonly<Record<string, string>>, backendKeys: (backend: string | undefined) => readonly string[]): SplitParameters {
+export function splitParameters(
+  parameters: Readonly<Record<string, string>>,
+  backendKeys: (backend: string | undefined) => readonly string[],
+  maxVolumeBytes?: bigint,
+): SplitParameters {
   const backend = parameters[PARAM_BACKEND];
   const allowed = new Set(backendKeys(backend));
-  const fsType = parameters[PARAM_FS_TYPE] ?? DEFAULT_FS_TYPE;
-  if (!isFsType(fsType)) throw new DomainError('invalid-argument', `parameter ${PARAM_FS_TYPE}: "${fsType}" is not supported (${FS_TYPES.join(', ')})`);
+  const fsType = checkFsType(parameters[PARAM_FS_TYPE] ?? DEFAULT_FS_TYPE, `parameter ${PARAM_FS_TYPE}`);
   const backendParameters: Record<string, string> = {};
   const unknown: string[] = [];
   for (const [key, value] of Object.entries(parameters)) {
@@ -46,6 +49,9 @@ export function splitParameters(parameters: Readonly<Record<string, string>>, ba
     const known = [PARAM_BACKEND, PARAM_FS_TYPE, PARAM_MKFS_OPTIONS, PARAM_PREEMPTION, ...[...allowed].filter((k) => !PROVISIONER_METADATA.has(k))].join(', ');
     throw new DomainError('invalid-argument', `unknown parameter${unknown.length > 1 ? 's' : ''} ${unknown.sort().join(', ')} (known: ${known})`);
   }
+  // The node's own allow-list, now: a StorageClass the node would refuse fails at CreateVolume, not at the first mount.
+  const mkfsOptions = parameters[PARAM_MKFS_OPTIONS];
+  if (mkfsOptions !== undefined) checkMkfsOptions(mkfsOptions, fsType, `parameter ${PARAM_MKFS_OPTIONS}`, maxVolumeBytes);
   const preemption = parameters[PARAM_PREEMPTION] === undefined ? undefined : parsePreemptionMode(parameters[PARAM_PREEMPTION], 'safe');
-  return { backend, fsType, mkfsOptions: parameters[PARAM_MKFS_OPTIONS], preemption, backendParameters };
+  return { backend, fsType, mkfsOptions, preemption, backendParameters };
 }

@@ -83,8 +83,8 @@ export class PowerFlexBackend extends ComposedBackend implements Backend {
       timeoutMs: Math.round(config.requestTimeoutSeconds * 1000),
       logger: log,
     });
-    const catalog = new Catalog(this.client);
     const system = (ctx: OpContext): Promise<System> => this.system(ctx);
+    const catalog = new Catalog(this.client, async (ctx) => (await system(ctx)).id);
     this.volumes = new Provisioner({
       client: this.client,
       catalog,

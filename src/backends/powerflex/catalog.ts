@@ -17,11 +17,21 @@ export function topologyOf(systemId: string): Record<string, string> {
  * stand for nodes. Only objects Ferry named are answered for: a gateway shared with other tools stays theirs.
  */
 export class Catalog {
-  constructor(private readonly client: PowerFlexClient) {}
+  constructor(
+    private readonly client: PowerFlexClient,
+    /** The id of the one system this backend serves. */
+    private readonly systemId: (ctx: OpContext) => Promise<string>,
+  ) {}
 
-  /** The Ferry volume (or snapshot) with this local id; not-found otherwise. */
+  /**
+   * The Ferry volume (or snapshot) with this local id; not-found otherwise. The id's system part must be this
+   * backend's system: an id naming another system (or a made-up one) is never answered with this system's volume
+   * of the same number.
+   */
   async get(kind: NamedKind, localId: string, ctx: OpContext): Promise<{ ref: PowerFlexVolumeRef; info: VolumeInfo }> {
     const ref = parseLocalId(localId, kind);
+    const systemId = await this.systemId(ctx);
+    if (ref.systemId !== systemId) throw new DomainError('not-found', `${kind} ${localId} does not exist (system ${ref.systemId} is not this backend's system ${systemId})`);
     let info: VolumeInfo;
     try {
       info = await this.client.volumes.getVolume(ref.volumeId, { signal: ctx.signal });

@@ -160,7 +160,9 @@ export class Provisioner {
     const conflict = (why: string): DomainError => new DomainError('already-exists', `volume "${input.name}" exists with ${why}`);
     if (!fitsRange(existing.sizeKiB * KiB, input.capacity)) throw conflict(`a size (${existing.sizeKiB * KiB} bytes) outside the requested range`);
     if (existing.storagePoolId !== pool.storagePool.id) throw conflict(`another storage pool (${existing.storagePoolId})`);
-    const wantedSource = input.source ? parseLocalId(input.source.id, input.source.kind).volumeId : undefined;
+    const wantedRef = input.source ? parseLocalId(input.source.id, input.source.kind) : undefined;
+    if (wantedRef && wantedRef.systemId !== systemId) throw new DomainError('not-found', `${input.source?.kind} ${input.source?.id} does not exist (system ${wantedRef.systemId} is not this backend's system ${systemId})`);
+    const wantedSource = wantedRef?.volumeId;
     if (existing.ancestorVolumeId !== wantedSource) throw conflict(`another content source (${existing.ancestorVolumeId ?? 'none'})`);
     if (!input.source && existing.volumeType !== params.provisioning) throw conflict(`another provisioning type (${existing.volumeType})`);
     ctx.log.info({ volumeId: existing.id }, 'volume exists already: same request again');
