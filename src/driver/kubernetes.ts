@@ -55,8 +55,7 @@ export class KubernetesParts {
         driverName: this.driverName,
         intervalMs: this.options.heartbeatIntervalMs,
         durationSeconds: this.options.heartbeatDurationSeconds,
-        // Set by the chart from the downward API.
-        ...(process.env.POD_NAME && process.env.POD_UID ? { ownerPod: { name: process.env.POD_NAME, uid: process.env.POD_UID } } : {}),
+        ...ownPod(),
         cleanState,
       },
       this.log.child({ component: 'heartbeat' }),
@@ -80,6 +79,7 @@ export class KubernetesParts {
         leaseDurationSeconds: LEASE_DURATION_SECONDS,
         renewDeadlineMs: RENEW_DEADLINE_MS,
         retryPeriodMs: RETRY_PERIOD_MS,
+        ...ownPod(),
       },
       log,
     );
@@ -107,4 +107,11 @@ export class KubernetesParts {
     await this.elector?.stop();
     await this.heartbeat?.stop();
   }
+}
+
+/** This process's Pod, set by the chart from the downward API: the owner of the Leases it writes. */
+function ownPod(): { ownerPod?: { name: string; uid: string } } {
+  const name = process.env.POD_NAME;
+  const uid = process.env.POD_UID;
+  return name && uid ? { ownerPod: { name, uid } } : {};
 }

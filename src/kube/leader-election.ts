@@ -13,6 +13,11 @@ export interface LeaderElectionOptions {
   renewDeadlineMs: number;
   /** How often candidates try and leaders renew (default: 2 s). */
   retryPeriodMs: number;
+  /**
+   * The candidate's own Pod. A leader writes it as the Lease's owner, so the garbage collector deletes the Lease when
+   * the leader's Pod is gone even if the leader could not delete it itself (at uninstall its Role may be deleted first).
+   */
+  ownerPod?: { name: string; uid: string };
 }
 
 /**
@@ -48,7 +53,12 @@ export class LeaderElector {
   async stop(): Promise<void> {
     this.stopped = true;
     await this.loop;
-    if (this.leading && this.lease) await this.api.deleteLease(this.lease).catch(() => undefined);
+    if (this.leading && this.lease) {
+      // Best effort: the owner reference removes the Lease with the Pod if this fails (RBAC already gone, API down).
+      await this.api.deleteLease(this.lease).catch((error: unknown) => {
+        this.log.warn({ lease: this.options.leaseName, error: errorMessage(error) }, 'leader election: could not delete the Lease at shutdown');
+      });
+    }
     this.leading = false;
   }
 
@@ -77,6 +87,7 @@ export class LeaderElector {
       transitions: (current?.transitions ?? 0) + (current && !mine ? 1 : 0),
       labels: current?.labels ?? {},
       annotations: current?.annotations ?? {},
+      ...(this.options.ownerPod ? { ownerPod: this.options.ownerPod } : {}),
     };
   }
 

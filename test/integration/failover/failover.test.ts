@@ -242,8 +242,9 @@ describe('failover controller', () => {
 describe('leader election', () => {
   test('of two candidates exactly one leads; when it stops, the other takes over', async () => {
     const options = { namespace: NAMESPACE, leaseName: 'ferry-test-leader', leaseDurationSeconds: 2, renewDeadlineMs: 1_500, retryPeriodMs: 200 };
-    const a = new LeaderElector(kube, { ...options, identity: 'a' }, log);
-    const b = new LeaderElector(kube, { ...options, identity: 'b' }, log);
+    const pods = { a: { name: 'ferry-failover-a', uid: '6f1c1f4e-0000-4000-8000-00000000000a' }, b: { name: 'ferry-failover-b', uid: '6f1c1f4e-0000-4000-8000-00000000000b' } };
+    const a = new LeaderElector(kube, { ...options, identity: 'a', ownerPod: pods.a }, log);
+    const b = new LeaderElector(kube, { ...options, identity: 'b', ownerPod: pods.b }, log);
     a.start();
     b.start();
     await eventually(async () => (a.isLeader() || b.isLeader() ? true : undefined), 'a leader');
@@ -252,9 +253,12 @@ describe('leader election', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     const [leader, follower] = a.isLeader() ? [a, b] : [b, a];
+    // The leader's Pod owns the Lease: gone with the Pod (uninstall) even when the leader cannot delete it itself.
+    expect((await kube.getLease(NAMESPACE, 'ferry-test-leader'))?.ownerPod).toEqual(leader === a ? pods.a : pods.b);
     await leader.stop();
     expect(leader.isLeader()).toBe(false);
     await eventually(async () => (follower.isLeader() ? true : undefined), 'the follower to lead', 5_000);
+    expect((await kube.getLease(NAMESPACE, 'ferry-test-leader'))?.ownerPod).toEqual(follower === a ? pods.a : pods.b);
     await follower.stop();
   });
 });
