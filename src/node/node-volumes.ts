@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { Capability, NodeSource, OpContext } from '../backends/backend.js';
-import { publishShare, releaseShare, shareMountAt, shareUsage, stageShare } from '../backends/nfs/node-shares.js';
+import { isShareOf, publishShare, releaseShare, shareMountAt, shareUsage, stageShare } from '../backends/nfs/node-shares.js';
 import { DomainError } from '../errors.js';
 import { errnoCode } from './common.js';
 import { waitForDevice } from './devices.js';
@@ -17,9 +17,10 @@ import {
 } from './filesystem.js';
 import { findMount, majorMinorOf, type MountEntry } from './mount-table.js';
 import { bindMount, mount, unmount } from './mounter.js';
-import { refuseStagingPathAsTarget, requireOwnMount } from './own-mounts.js';
+import { isOwnMount, ownDeviceNumbers, refuseStagingPathAsTarget, requireOwnMount } from './own-mounts.js';
 import { ensureDirectory, removeTarget } from './paths.js';
 import { blockDeviceStats, volumeCondition, volumeStats, type VolumeStats } from './stats.js';
+import { isVfsFlag } from '../parameters/mount-flags.js';
 import type { NodeStateStore, StagedVolume } from './state-store.js';
 
 export interface StageInput {
@@ -74,6 +75,7 @@ export class NodeVolumes {
     });
     const deviceNumber = await majorMinorOfDevice(device);
     const known = await this.store.get(input.volumeId);
+    if (known?.deviceNumber === deviceNumber) await this.refuseOtherStage(known, input, ctx);
     await ensureDirectory(input.stagingPath, { logger: ctx.log, signal: ctx.signal });
     let mounted = input.capability.accessType === 'mount' ? await findMount(input.stagingPath, { logger: ctx.log }) : undefined;
     if (mounted && mounted.majorMinor !== deviceNumber) {
@@ -133,19 +135,32 @@ export class NodeVolumes {
     if (input.fsType === 'xfs') await this.growMounted(device, input.stagingPath, 'xfs', ctx);
   }
 
-  async unstage(volumeId: string, stagingPath: string, ctx: OpContext): Promise<void> {
+  async unstage(volumeId: string, stagingPath: string, source: NodeSource | undefined, ctx: OpContext): Promise<void> {
     // A share may not answer: it is looked at only from child processes, and detached lazily when stale.
-    if (await shareMountAt(stagingPath, ctx)) await releaseShare(stagingPath, false, ctx);
-    // A mount may be stacked (a crash between two mounts): take every layer off.
-    while (await unmount(stagingPath, { logger: ctx.log, signal: ctx.signal })) {
-      /* one layer per call */
+    const share = await shareMountAt(stagingPath, ctx);
+    if (share) {
+      if (!isShareOf(share, source)) {
+        throw new DomainError('failed-precondition', `${stagingPath} holds ${share.source} (${share.fsType}), which is not volume ${volumeId}: not unmounted`);
+      }
+      await releaseShare(stagingPath, false, ctx);
     }
-    await this.store.remove(volumeId);
+    const record = await this.store.get(volumeId);
+    // A mount may be stacked (a crash between two mounts): take every layer off, each proven the volume's own first.
+    for (let entry = await findMount(stagingPath, { logger: ctx.log }); entry; entry = await findMount(stagingPath, { logger: ctx.log })) {
+      await requireOwnMount(volumeId, stagingPath, entry, record, source);
+      if (!(await unmount(stagingPath, { logger: ctx.log, signal: ctx.signal }))) break;
+    }
+    // The record of a stage elsewhere stays: that stage is still up.
+    if (record === undefined || record.stagingPath === stagingPath) await this.store.remove(volumeId);
   }
 
   async publish(input: PublishInput, ctx: OpContext): Promise<void> {
+    if (input.targetPath === input.stagingPath) {
+      throw new DomainError('invalid-argument', `target_path ${input.targetPath} is the staging path itself: a publish goes to a path of its own`);
+    }
     if (input.source.kind === 'share') return publishShare({ ...input, source: input.source }, ctx);
     const record = await this.store.get(input.volumeId);
+    refuseStagingPathAsTarget(input.volumeId, input.targetPath, record);
     if (input.capability.accessType === 'block') {
       const device = await waitForDevice(input.source.devicePath, { timeoutMs: this.deviceWaitMs, signal: ctx.signal, logger: ctx.log });
       const existing = await findMount(input.targetPath, { logger: ctx.log });
@@ -167,7 +182,8 @@ export class NodeVolumes {
     }
 
     const staged = await findMount(input.stagingPath, { logger: ctx.log });
-    if (!staged) throw new DomainError('failed-precondition', `volume ${input.volumeId} is not staged at ${input.stagingPath}: NodeStageVolume first`);
+    // Only the volume's own stage is bound: another volume's staging path given with this id is not this volume's.
+    if (!staged || !(await isOwnMount(input.stagingPath, staged, record, input.source))) throw new DomainError('failed-precondition', `volume ${input.volumeId} is not staged at ${input.stagingPath}: NodeStageVolume first`);
     const existing = await findMount(input.targetPath, { logger: ctx.log });
     if (existing) {
       if (!sameFilesystem(existing, staged)) {
@@ -180,7 +196,8 @@ export class NodeVolumes {
       return;
     }
     await this.remember(record, input);
-    const flags = input.capability.mountFlags.filter((f) => f !== 'ro' && f !== 'rw');
+    // The filesystem's own options were set at stage; a bind takes the per-mount ones (checked at the CSI layer).
+    const flags = input.capability.mountFlags.filter((f) => f !== 'ro' && f !== 'rw' && isVfsFlag(f));
     await bindMount(input.stagingPath, input.targetPath, { readOnly: input.readOnly, options: flags, logger: ctx.log, signal: ctx.signal });
   }
 
@@ -204,27 +221,28 @@ export class NodeVolumes {
     if (record?.targets.includes(targetPath)) await this.store.put({ ...record, targets: record.targets.filter((t) => t !== targetPath) });
   }
 
-  /** Usage of a published or staged path; not-found when nothing of this volume is there. */
-  async usage(volumePath: string, ctx: OpContext): Promise<VolumeUsage> {
+  /**
+   * Usage of a published or staged path of this volume; not-found when nothing of this volume is there: the share
+   * mounted there must be the volume's directory, and the device behind the mount (or the device node bound there)
+   * must be the volume's own (its record's, or its current mapping's). Nothing of a stranger is ever stat'ed.
+   */
+  async usage(volumeId: string, volumePath: string, source: NodeSource | undefined, ctx: OpContext): Promise<VolumeUsage> {
     const share = await shareMountAt(volumePath, ctx);
     if (share) {
+      if (!isShareOf(share, source)) throw notThisVolume(volumeId, volumePath);
       const { stats, condition } = await shareUsage(volumePath, share, ctx);
       return { kind: 'filesystem', stats, totalBytes: stats?.totalBytes ?? 0n, condition };
     }
-    let info;
-    try {
-      info = await stat(volumePath);
-    } catch (err) {
+    const entry = await this.ownMountAt(volumeId, volumePath, source, ctx);
+    const call = { signal: ctx.signal, logger: ctx.log };
+    const info = await stat(volumePath).catch((err: unknown) => {
       if (errnoCode(err) === 'ENOENT') throw new DomainError('not-found', `${volumePath} does not exist`);
       throw err;
-    }
-    const call = { signal: ctx.signal, logger: ctx.log };
+    });
     if (info.isBlockDevice()) {
       const { totalBytes } = await blockDeviceStats(volumePath, call);
       return { kind: 'block', stats: undefined, totalBytes, condition: await volumeCondition(volumePath, { ...call, block: true }) };
     }
-    const entry = await findMount(volumePath, { logger: ctx.log });
-    if (!entry) throw new DomainError('not-found', `no volume is mounted at ${volumePath}`);
     const stats = await volumeStats(volumePath, call);
     // Read-only on purpose (a read-only publish, a read-only mapping) shows in the mount's own flags; a filesystem
     // that went read-only on errors shows only in its superblock's.
@@ -232,19 +250,46 @@ export class NodeVolumes {
     return { kind: 'filesystem', stats, totalBytes: stats.totalBytes, condition: await volumeCondition(volumePath, { ...call, readOnly }) };
   }
 
-  /** Grows the filesystem mounted at volumePath to its device; answers the device size. */
-  async expand(volumePath: string, ctx: OpContext): Promise<bigint> {
+  /** Grows the filesystem mounted at volumePath (this volume's own) to its device; answers the device size. */
+  async expand(volumeId: string, volumePath: string, source: NodeSource | undefined, ctx: OpContext): Promise<bigint> {
     // An export has no quota here: the controller recorded the new size, and there is nothing to grow (0: unknown).
-    if (await shareMountAt(volumePath, ctx)) return 0n;
-    const usage = await this.usage(volumePath, ctx);
+    const share = await shareMountAt(volumePath, ctx);
+    if (share) {
+      if (!isShareOf(share, source)) throw notThisVolume(volumeId, volumePath);
+      return 0n;
+    }
+    const usage = await this.usage(volumeId, volumePath, source, ctx);
     const call = { signal: ctx.signal, logger: ctx.log };
     if (usage.kind === 'block') return usage.totalBytes;
-    const entry = await findMount(volumePath, { logger: ctx.log });
-    if (!entry) throw new DomainError('not-found', `no volume is mounted at ${volumePath}`);
+    const entry = await this.ownMountAt(volumeId, volumePath, source, ctx);
     const fsType = entry.fsType === 'xfs' ? 'xfs' : entry.fsType === 'ext4' ? 'ext4' : undefined;
     if (!fsType) throw new DomainError('failed-precondition', `${volumePath} is ${entry.fsType}, which Ferry does not grow`);
     await this.growMounted(entry.source, volumePath, fsType, ctx);
     return deviceSize(entry.source, call);
+  }
+
+  /** The mount at exactly `volumePath`, proven this volume's by its device; not-found otherwise. */
+  private async ownMountAt(volumeId: string, volumePath: string, source: NodeSource | undefined, ctx: OpContext): Promise<MountEntry> {
+    const entry = await findMount(volumePath, { logger: ctx.log });
+    if (!entry) throw new DomainError('not-found', `no volume is mounted at ${volumePath}`);
+    const record = await this.store.get(volumeId);
+    if (!(await isOwnMount(volumePath, entry, record, source))) throw notThisVolume(volumeId, volumePath);
+    return entry;
+  }
+
+  /**
+   * A volume staged here already, from this very device, is not staged a second time somewhere else or the other way
+   * (a raw block volume mounted would be formatted): already-exists, as CSI has it for an incompatible second stage.
+   */
+  private async refuseOtherStage(known: StagedVolume, input: StageInput, ctx: OpContext): Promise<void> {
+    if (known.accessType !== input.capability.accessType) {
+      throw new DomainError('already-exists', `volume ${input.volumeId} is staged here for ${known.accessType} access already, not ${input.capability.accessType}`);
+    }
+    if (known.stagingPath === input.stagingPath || known.accessType !== 'mount') return;
+    const there = await findMount(known.stagingPath, { logger: ctx.log });
+    if (there && (await ownDeviceNumbers(known, input.source)).has(there.majorMinor)) {
+      throw new DomainError('already-exists', `volume ${input.volumeId} is staged at ${known.stagingPath} already`);
+    }
   }
 
   /** Staged volumes this node recorded (for the start-up clean-up). */
@@ -278,6 +323,10 @@ export class NodeVolumes {
     };
     if (!base.targets.includes(input.targetPath)) await this.store.put({ ...base, targets: [...base.targets, input.targetPath] });
   }
+}
+
+function notThisVolume(volumeId: string, volumePath: string): DomainError {
+  return new DomainError('not-found', `nothing of volume ${volumeId} is mounted at ${volumePath}`);
 }
 
 /** A bind of the staging mount: the same filesystem (device) and the same directory within it. */

@@ -49,6 +49,7 @@ export class HostileRig {
   idle = '';
   snapshotId = '';
   systemId = '';
+  storagePoolId = '';
 
   private constructor(
     readonly tmp: string,
@@ -118,6 +119,8 @@ export class HostileRig {
     const snap = await call(this.clients.controller, 'CreateSnapshot', { name: 'snap-v', source_volume_id: this.v.id }, 20_000);
     this.snapshotId = snap.snapshot?.snapshot_id ?? '';
     this.systemId = /^pool:([0-9a-f]{16})-/.exec(this.v.id)?.[1] ?? '';
+    const pools = await this.pool.api<{ id: string }[]>('GET', '/api/types/StoragePool/instances');
+    this.storagePoolId = pools.body[0]?.id ?? '';
     // What a hostile caller points at: /etc stands in as `outside`, reached through symlinks inside the root.
     await mkdir(path.join(this.tmp, 'outside', 'etc'), { recursive: true });
     await writeFile(path.join(this.tmp, 'outside', 'etc', 'passwd'), 'root:x:0:0\n');
@@ -223,6 +226,11 @@ export class HostileRig {
       await call(this.clients.controller, 'ControllerUnpublishVolume', { volume_id: id, node_id: '' }, 20_000).catch(() => undefined);
       await call(this.clients.controller, v.ancestorVolumeId ? 'DeleteSnapshot' : 'DeleteVolume', (v.ancestorVolumeId ? { snapshot_id: id } : { volume_id: id }) as never, 20_000).catch(() => undefined);
       undone.push(`delete ${v.id}`);
+    }
+    // What the call took down (a stage, a publish) comes back: the fixtures' own calls are idempotent.
+    for (const [f, capability] of [[this.v, MOUNT], [this.w, MOUNT], [this.b, BLOCK]] as const) {
+      await call(this.clients.node, 'NodeStageVolume', { volume_id: f.id, staging_target_path: f.staging, volume_capability: capability }, 60_000).catch(() => undefined);
+      await call(this.clients.node, 'NodePublishVolume', { volume_id: f.id, staging_target_path: f.staging, target_path: f.target, volume_capability: capability }, 60_000).catch(() => undefined);
     }
     return undone;
   }

@@ -122,7 +122,7 @@ const CASES: Case[] = [
   ctrl('made-up source', 'CreateSnapshot', () => ({ name: 'snap-made-up', source_volume_id: rig.madeUpId() }), status.NOT_FOUND),
   ctrl('clone of a made-up volume', 'CreateVolume', createVolume('pvc-clone-made-up', () => ({ volume_content_source: { volume: { volume_id: rig.madeUpId() } } })), status.NOT_FOUND),
   ctrl('from a made-up snapshot', 'CreateVolume', createVolume('pvc-snap-made-up', () => ({ volume_content_source: { snapshot: { snapshot_id: rig.madeUpId() } } })), status.NOT_FOUND),
-  ctrl('a volume of another name, same name (idempotency key)', 'CreateVolume', () => ({ name: 'pvc-v', capacity_range: { required_bytes: String(4n * GiB) }, volume_capabilities: [MOUNT] }), status.ALREADY_EXISTS),
+  ctrl('an existing name with a size it does not fit (idempotency key)', 'CreateVolume', () => ({ name: 'pvc-v', capacity_range: { required_bytes: String(16n * GiB) }, volume_capabilities: [MOUNT] }), status.ALREADY_EXISTS),
   // ---- Controller: capabilities and mount flags fail early.
   ...BAD_FLAGS.map((flag) => ctrl(`mount flag ${JSON.stringify(flag)}`, 'CreateVolume', createVolume(`pvc-flag-${flag.replace(/[^a-z]/g, '')}`, () => ({ volume_capabilities: [mount([flag])] })), status.INVALID_ARGUMENT, 'mount_flags')),
   ctrl('mount flag "bind"', 'ValidateVolumeCapabilities', () => ({ volume_id: rig.v.id, volume_capabilities: [mount(['bind'])] }), status.INVALID_ARGUMENT, 'mount_flags'),
@@ -135,8 +135,8 @@ const CASES: Case[] = [
   ctrl('unknown parameter', 'CreateVolume', createVolume('pvc-param', () => ({ parameters: { storagepool: 'pool1' } })), status.INVALID_ARGUMENT, 'storagepool'),
   ctrl('mkfsOptions "-F /dev/sda"', 'CreateVolume', createVolume('pvc-mkfs', () => ({ parameters: { mkfsOptions: '-F /dev/sda' } })), status.INVALID_ARGUMENT, 'mkfsOptions'),
   ctrl('unknown backend', 'CreateVolume', createVolume('pvc-backend', () => ({ parameters: { backend: 'nope' } })), status.INVALID_ARGUMENT, 'nope'),
-  ctrl('required over limit', 'CreateVolume', createVolume('pvc-range', () => ({ capacity_range: { required_bytes: String(4n * GiB), limit_bytes: String(GiB) } })), status.OUT_OF_RANGE),
-  ctrl('negative size', 'CreateVolume', createVolume('pvc-neg', () => ({ capacity_range: { required_bytes: '-1' } })), status.OUT_OF_RANGE),
+  ctrl('required over limit', 'CreateVolume', createVolume('pvc-range', () => ({ capacity_range: { required_bytes: String(4n * GiB), limit_bytes: String(GiB) } })), status.INVALID_ARGUMENT, 'limit_bytes'),
+  ctrl('negative size', 'CreateVolume', createVolume('pvc-neg', () => ({ capacity_range: { required_bytes: '-1' } })), status.INVALID_ARGUMENT, 'negative'),
   ctrl('8 EiB', 'CreateVolume', createVolume('pvc-huge', () => ({ capacity_range: { required_bytes: '9223372036854775807' } })), status.OUT_OF_RANGE),
   ctrl('shrink', 'ControllerExpandVolume', () => ({ volume_id: rig.idle, capacity_range: { required_bytes: '1' } }), status.OK),
   ctrl('8 EiB', 'ControllerExpandVolume', () => ({ volume_id: rig.idle, capacity_range: { required_bytes: '9223372036854775807' } }), status.OUT_OF_RANGE),
@@ -227,8 +227,12 @@ const CASES: Case[] = [
   // ---- The pool's gateway API over raw HTTP.
   { name: 'pool: create with a body that is not JSON', service: 'http', rpc: '/api/types/Volume/instances', method: 'POST', request: () => ({}), bytes: () => '{"name": "x", ', code: 400 },
   { name: 'pool: create with no size', service: 'http', rpc: '/api/types/Volume/instances', method: 'POST', request: () => ({}), bytes: () => JSON.stringify({ storagePoolId: 'x' }), code: 400 },
-  { name: 'pool: create of 2^70 KiB', service: 'http', rpc: '/api/types/Volume/instances', method: 'POST', request: () => ({}), bytes: () => '{"storagePoolId": "x", "volumeSizeInKb": "1180591620717411303424"}', code: 400 },
-  { name: 'pool: a malformed volume id', service: 'http', rpc: '/api/instances/Volume::..%2f..%2fetc/action/removeVolume', method: 'POST', request: () => ({}), bytes: () => '{"removeMode":"ONLY_ME"}', code: 400 },
+  { name: 'pool: create of 2^70 KiB', service: 'http', rpc: '/api/types/Volume/instances', method: 'POST', request: () => ({}), bytes: () => `{"storagePoolId": "${rig.storagePoolId}", "volumeSizeInKb": "1180591620717411303424"}`, code: 400 },
+  { name: 'pool: create with a negative size', service: 'http', rpc: '/api/types/Volume/instances', method: 'POST', request: () => ({}), bytes: () => `{"storagePoolId": "${rig.storagePoolId}", "volumeSizeInKb": "-8"}`, code: 400 },
+  { name: 'pool: create in a storage pool that does not exist (a business error: 500)', service: 'http', rpc: '/api/types/Volume/instances', method: 'POST', request: () => ({}), bytes: () => '{"storagePoolId": "x", "volumeSizeInKb": "8388608"}', code: 500 },
+  // The gateway answers an id it cannot find, well-formed or not, with 500 and errorCode 79 (powerflex-gateway.md).
+  { name: 'pool: remove a malformed volume id', service: 'http', rpc: '/api/instances/Volume::..%2f..%2fetc/action/removeVolume', method: 'POST', request: () => ({}), bytes: () => '{"removeMode":"ONLY_ME"}', code: 500 },
+  { name: 'pool: remove with an unknown mode', service: 'http', rpc: '/api/instances/Volume::VOL/action/removeVolume', method: 'POST', request: () => ({}), bytes: () => '{"removeMode":"EVERYTHING"}', code: 400 },
   { name: 'pool: no credentials', service: 'http', rpc: '/api/types/Volume/instances', method: 'GET', request: () => ({}), auth: 'none', code: 401 },
   { name: 'pool: unknown path', service: 'http', rpc: '/api/../../etc/passwd', method: 'GET', request: () => ({}), code: 404 },
 ];
@@ -264,7 +268,8 @@ async function run(c: Case): Promise<Answer> {
   }
   if (c.service === 'http') {
     const body = c.bytes?.();
-    const res = await rig.rawHttp(c.method ?? 'GET', c.rpc, typeof body === 'string' ? body : undefined, c.auth ?? 'admin');
+    const local = rig.idle.slice(rig.idle.indexOf('-') + 1);
+    const res = await rig.rawHttp(c.method ?? 'GET', c.rpc.replace('VOL', local), typeof body === 'string' ? body : undefined, c.auth ?? 'admin');
     return { code: res.status, details: res.text };
   }
   return rig.answer(c.service, c.rpc, c.request());
