@@ -63,17 +63,20 @@ const stage = (over: () => object) => () => ({ volume_id: rig.v.id, staging_targ
 const publish = (over: () => object) => () => ({ volume_id: rig.v.id, staging_target_path: rig.v.staging, target_path: rig.path('pods', 'new-pod', 'volumes', 'v'), volume_capability: MOUNT, ...over() });
 
 /** Hostile places for a node path; `what` names it in the case. */
-const HOSTILE_PATHS: { what: string; path: () => string }[] = [
+const HOSTILE_PATHS: { what: string; path: () => string; oversized?: true }[] = [
   { what: 'a symlink to /etc', path: () => rig.path('pods', 'link-to-etc') },
   { what: 'a path through a symlinked directory', path: () => rig.path('pods', 'link-dir', 'etc', 'x') },
-  { what: '`..` leaving the root', path: () => rig.path('pods', '..', '..', '..', 'outside', 'etc') },
-  { what: '`..` inside the root', path: () => rig.path('pods', 'a', '..', 'b') },
+  // Spelt by hand: path.join would normalise the `..` away.
+  { what: '`..` leaving the root', path: () => `${rig.kubeletRoot}/pods/../../outside/etc` },
+  { what: '`..` inside the root', path: () => `${rig.kubeletRoot}/pods/a/../b` },
+  { what: 'a `.` component', path: () => `${rig.kubeletRoot}/pods/./b` },
   { what: 'outside the kubelet root', path: () => `${rig.tmp}/outside/etc/new` },
   { what: '/proc', path: () => '/proc/self/cwd/x' },
   { what: '/sys', path: () => '/sys/kernel/ferry' },
   { what: '/', path: () => '/' },
   { what: 'a component over NAME_MAX', path: () => rig.path('pods', NAME_MAX_PLUS, 'v') },
-  { what: 'a 5000-character component', path: () => rig.path('pods', HUGE_COMPONENT) },
+  // Over CSI's size limit for a path: refused unread, INVALID_ARGUMENT for every field.
+  { what: 'a 5000-character component', path: () => rig.path('pods', HUGE_COMPONENT), oversized: true },
   { what: 'a relative path', path: () => 'pods/x' },
   { what: 'a newline', path: () => rig.path('pods', 'a\nb') },
 ];
@@ -194,8 +197,9 @@ const CASES: Case[] = [
   ...HOSTILE_PATHS.map(({ what, path }) => node(`target ${what}`, 'NodePublishVolume', publish(() => ({ target_path: path() })), status.INVALID_ARGUMENT, 'target_path')),
   ...HOSTILE_PATHS.map(({ what, path }) => node(`target ${what}`, 'NodeUnpublishVolume', () => ({ volume_id: rig.v.id, target_path: path() }), status.INVALID_ARGUMENT, 'target_path')),
   ...HOSTILE_PATHS.map(({ what, path }) => node(`staging path ${what}`, 'NodeUnstageVolume', () => ({ volume_id: rig.v.id, staging_target_path: path() }), status.INVALID_ARGUMENT, 'staging_target_path')),
-  ...HOSTILE_PATHS.map(({ what, path }) => node(`volume path ${what}`, 'NodeGetVolumeStats', () => ({ volume_id: rig.v.id, volume_path: path() }), status.NOT_FOUND)),
-  ...HOSTILE_PATHS.map(({ what, path }) => node(`volume path ${what}`, 'NodeExpandVolume', () => ({ volume_id: rig.v.id, volume_path: path() }), status.NOT_FOUND)),
+  // No volume can be at such a path: NOT_FOUND, as CSI has it for a volume path that is not a volume.
+  ...HOSTILE_PATHS.map(({ what, path, oversized }) => node(`volume path ${what}`, 'NodeGetVolumeStats', () => ({ volume_id: rig.v.id, volume_path: path() }), oversized ? status.INVALID_ARGUMENT : status.NOT_FOUND)),
+  ...HOSTILE_PATHS.map(({ what, path, oversized }) => node(`volume path ${what}`, 'NodeExpandVolume', () => ({ volume_id: rig.v.id, volume_path: path() }), oversized ? status.INVALID_ARGUMENT : status.NOT_FOUND)),
   node('staging path through a symlink', 'NodePublishVolume', publish(() => ({ staging_target_path: rig.path('pods', 'link-dir', 'etc') })), status.INVALID_ARGUMENT, 'staging_target_path'),
   node("the volume's own staging path as the target", 'NodePublishVolume', publish(() => ({ target_path: rig.v.staging })), status.INVALID_ARGUMENT, 'target_path'),
   node("the volume's own staging path as the target", 'NodeUnpublishVolume', () => ({ volume_id: rig.v.id, target_path: rig.v.staging }), status.INVALID_ARGUMENT, 'target_path'),
