@@ -204,8 +204,12 @@ export class NodeVolumes {
   async unpublish(volumeId: string, targetPath: string, source: NodeSource | undefined, ctx: OpContext): Promise<void> {
     const record = await this.store.get(volumeId);
     refuseStagingPathAsTarget(volumeId, targetPath, record);
-    if (await shareMountAt(targetPath, ctx)) {
-      // An export's bind mount is told apart by the share layer itself (share-mounts.ts).
+    const share = await shareMountAt(targetPath, ctx);
+    if (share) {
+      // An export's bind mount is told apart by the share layer itself (share-mounts.ts); it must be this volume's.
+      if (!isShareOf(share, source)) {
+        throw new DomainError('failed-precondition', `${targetPath} holds ${share.source} (${share.fsType}), which is not volume ${volumeId}: not unmounted`);
+      }
       await releaseShare(targetPath, true, ctx);
       while (await unmount(targetPath, { logger: ctx.log, signal: ctx.signal })) {
         /* one layer per call */

@@ -1,5 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { readFile } from 'node:fs/promises';
+import { call } from '../../helpers/csi-client.js';
 import { BLOCK, HostileRig, MOUNT, NODE_GUID, type Answer } from '../../helpers/hostile-rig.js';
 
 /**
@@ -302,4 +304,22 @@ test('the fixtures are still whole: V, W and B answer stats; the tmpfs still hol
   }
   expect((await rig.answer('node', 'NodePublishVolume', { volume_id: rig.v.id, staging_target_path: rig.v.staging, target_path: rig.v.target, volume_capability: MOUNT })).code).toBe(status.OK);
   expect((await rig.answer('node', 'NodePublishVolume', { volume_id: rig.b.id, staging_target_path: rig.b.staging, target_path: rig.b.target, volume_capability: BLOCK })).code).toBe(status.OK);
+});
+
+test('the allow-list lets good flags through: a stage with ext4 options and a publish with per-mount ones', async () => {
+  const cap = mount(['noatime', 'discard', 'data=ordered', 'commit=30']);
+  const made = await call(rig.clients.controller, 'CreateVolume', { name: 'pvc-good-flags', capacity_range: { required_bytes: String(GiB) }, volume_capabilities: [cap as never] }, 20_000);
+  const volumeId = made.volume?.volume_id ?? '';
+  const staging = rig.path('plugins', 'good-flags');
+  const target = rig.path('pods', 'good-flags', 'v');
+  expect((await rig.answer('controller', 'ControllerPublishVolume', { volume_id: volumeId, node_id: NODE_GUID, volume_capability: cap })).code).toBe(status.OK);
+  expect(await rig.answer('node', 'NodeStageVolume', { volume_id: volumeId, staging_target_path: staging, volume_capability: cap }, 60_000)).toEqual({ code: status.OK, details: '' });
+  const publishCap = mount(['noatime', 'nodev', 'nosuid', 'discard']);
+  expect(await rig.answer('node', 'NodePublishVolume', { volume_id: volumeId, staging_target_path: staging, target_path: target, volume_capability: publishCap })).toEqual({ code: status.OK, details: '' });
+  const at = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').find((l) => l.split(' ')[4] === target) ?? '';
+  expect(at.split(' ')[5]?.split(',')).toEqual(expect.arrayContaining(['noatime', 'nodev', 'nosuid']));
+  expect((await rig.answer('node', 'NodeUnpublishVolume', { volume_id: volumeId, target_path: target })).code).toBe(status.OK);
+  expect((await rig.answer('node', 'NodeUnstageVolume', { volume_id: volumeId, staging_target_path: staging })).code).toBe(status.OK);
+  expect((await rig.answer('controller', 'ControllerUnpublishVolume', { volume_id: volumeId, node_id: NODE_GUID })).code).toBe(status.OK);
+  expect((await rig.answer('controller', 'DeleteVolume', { volume_id: volumeId })).code).toBe(status.OK);
 });
