@@ -76,7 +76,7 @@ function trimRoot(root: string): string {
  * the kernel takes, neither named nor really under /proc, /sys or /dev, inside one of `roots` (the kubelet's
  * directory: node.kubeletRoots), and with no symlink and no pseudo-filesystem at or below the root (every existing
  * prefix is looked at with lstat, so a symlink is never followed to decide). The roots themselves are the operator's
- * and may be symlinks. Answers the path as given (the kubelet's spelling stays the record's key).
+ * and may be symlinks. Answers the path normalised (doubled and trailing slashes gone; the kubelet sends none).
  */
 export async function checkCallerPath(p: string, what: string, roots: readonly string[], signal: AbortSignal | undefined): Promise<string> {
   requireAbsolutePath(p, what);
@@ -112,5 +112,6 @@ export async function checkCallerPath(p: string, what: string, roots: readonly s
     const kind = PSEUDO_FILESYSTEMS.get(type);
     if (kind !== undefined) refuse(what, p, `is on a ${kind} filesystem`);
   }
-  return p;
+  // One spelling per path (no doubled or trailing slash), so that the records' keys and the comparisons of paths hold.
+  return normal;
 }

@@ -17,7 +17,7 @@ import {
 } from './filesystem.js';
 import { findMount, majorMinorOf, type MountEntry } from './mount-table.js';
 import { bindMount, mount, unmount } from './mounter.js';
-import { isOwnMount, ownDeviceNumbers, refuseStagingPathAsTarget, requireOwnMount } from './own-mounts.js';
+import { isOwnMount, mountedDevice as mountedDeviceOf, refuseStagingPathAsTarget, requireOwnMount } from './own-mounts.js';
 import { ensureDirectory, removeTarget } from './paths.js';
 import { blockDeviceStats, volumeCondition, volumeStats, type VolumeStats } from './stats.js';
 import { isVfsFlag } from '../parameters/mount-flags.js';
@@ -75,7 +75,10 @@ export class NodeVolumes {
     });
     const deviceNumber = await majorMinorOfDevice(device);
     const known = await this.store.get(input.volumeId);
-    if (known?.deviceNumber === deviceNumber) await this.refuseOtherStage(known, input, ctx);
+    if (known) await this.refuseOtherStage(known, input, deviceNumber, ctx);
+    // The targets an earlier mapping's device is bound at hold a copy that no longer sees the volume's writes: they
+    // come off as the stale sweep would take them off, before this mapping is staged.
+    const targets = known === undefined ? [] : known.deviceNumber === deviceNumber ? known.targets : await this.dropStaleTargets(known, ctx);
     await ensureDirectory(input.stagingPath, { logger: ctx.log, signal: ctx.signal });
     let mounted = input.capability.accessType === 'mount' ? await findMount(input.stagingPath, { logger: ctx.log }) : undefined;
     if (mounted && mounted.majorMinor !== deviceNumber) {
@@ -97,7 +100,7 @@ export class NodeVolumes {
       stagingPath: input.stagingPath,
       accessType: input.capability.accessType,
       deviceNumber,
-      targets: known?.deviceNumber === deviceNumber ? known.targets : [],
+      targets,
     };
     // Our own mkfs on this very device never finished: what it left may be replaced.
     const unfinishedFormat = !mounted && known?.formatting === deviceNumber;
@@ -145,6 +148,15 @@ export class NodeVolumes {
       await releaseShare(stagingPath, false, ctx);
     }
     const record = await this.store.get(volumeId);
+    // Never the stage from under a pod: a target this node published the volume to, still mounted, comes off first.
+    if (record?.stagingPath === stagingPath) {
+      for (const target of record.targets) {
+        const held = await findMount(target, { logger: ctx.log });
+        if (held && (await isOwnMount(target, held, record, source))) {
+          throw new DomainError('failed-precondition', `volume ${volumeId} is still published at ${target}: NodeUnpublishVolume first`);
+        }
+      }
+    }
     // A mount may be stacked (a crash between two mounts): take every layer off, each proven the volume's own first.
     for (let entry = await findMount(stagingPath, { logger: ctx.log }); entry; entry = await findMount(stagingPath, { logger: ctx.log })) {
       await requireOwnMount(volumeId, stagingPath, entry, record, source);
@@ -282,18 +294,42 @@ export class NodeVolumes {
   }
 
   /**
-   * A volume staged here already, from this very device, is not staged a second time somewhere else or the other way
-   * (a raw block volume mounted would be formatted): already-exists, as CSI has it for an incompatible second stage.
+   * A volume staged here already is not staged a second time somewhere else, nor for the other access type (a raw
+   * block volume mounted would be formatted): already-exists, as CSI has it for an incompatible second stage. A stage
+   * elsewhere that is still up, on this mapping's device or an earlier one's, keeps its record: overwriting it would
+   * lose track of mounts only the record knows (the stale sweep takes an earlier mapping's down, then this may go on).
    */
-  private async refuseOtherStage(known: StagedVolume, input: StageInput, ctx: OpContext): Promise<void> {
-    if (known.accessType !== input.capability.accessType) {
+  private async refuseOtherStage(known: StagedVolume, input: StageInput, deviceNumber: string, ctx: OpContext): Promise<void> {
+    if (known.deviceNumber === deviceNumber && known.accessType !== input.capability.accessType) {
       throw new DomainError('already-exists', `volume ${input.volumeId} is staged here for ${known.accessType} access already, not ${input.capability.accessType}`);
     }
-    if (known.stagingPath === input.stagingPath || known.accessType !== 'mount') return;
-    const there = await findMount(known.stagingPath, { logger: ctx.log });
-    if (there && (await ownDeviceNumbers(known, input.source)).has(there.majorMinor)) {
-      throw new DomainError('already-exists', `volume ${input.volumeId} is staged at ${known.stagingPath} already`);
+    if (known.stagingPath === input.stagingPath) return;
+    const own = new Set([known.deviceNumber, deviceNumber].filter((n): n is string => n !== undefined));
+    const paths = [...(known.accessType === 'mount' ? [known.stagingPath] : []), ...known.targets];
+    for (const p of paths) {
+      const entry = await findMount(p, { logger: ctx.log });
+      if (entry && own.has(await mountedDeviceOf(p, entry))) {
+        throw new DomainError('already-exists', `volume ${input.volumeId} is staged at ${known.stagingPath} already (still mounted at ${p})`);
+      }
     }
+  }
+
+  /** Unmounts (lazily) the targets where `known`'s earlier device is still bound; answers the targets left. */
+  private async dropStaleTargets(known: StagedVolume, ctx: OpContext): Promise<string[]> {
+    const left: string[] = [];
+    for (const target of known.targets) {
+      const entry = await findMount(target, { logger: ctx.log });
+      if (entry && known.deviceNumber !== undefined && (await mountedDeviceOf(target, entry)) === known.deviceNumber) {
+        ctx.log.warn({ volumeId: known.volumeId, target, stale: known.deviceNumber }, 'taking down a publish of an old mapping');
+        while (await unmount(target, { lazy: true, logger: ctx.log, signal: ctx.signal })) {
+          /* one layer per call */
+        }
+        await removeTarget(target, { logger: ctx.log, signal: ctx.signal });
+      } else if (entry) {
+        left.push(target);
+      }
+    }
+    return left;
   }
 
   /** Staged volumes this node recorded (for the start-up clean-up). */

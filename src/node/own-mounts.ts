@@ -22,7 +22,7 @@ async function currentDeviceNumber(source: NodeSource | undefined): Promise<stri
 }
 
 /** The device a mount stands for: a bound device node (raw block) is the node's own device, not devtmpfs's. */
-async function mountedDevice(path: string, entry: MountEntry): Promise<string> {
+export async function mountedDevice(path: string, entry: MountEntry): Promise<string> {
   try {
     const info = await stat(path, { bigint: true });
     if (info.isBlockDevice()) return majorMinorOf(info.rdev);
