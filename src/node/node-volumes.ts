@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { Capability, NodeSource, OpContext } from '../backends/backend.js';
 import { isShareOf, publishShare, releaseShare, shareMountAt, shareUsage, stageShare } from '../backends/nfs/node-shares.js';
-import { DomainError } from '../errors.js';
+import { DomainError, errorMessage, isDomainError } from '../errors.js';
 import { errnoCode } from './common.js';
 import { waitForDevice } from './devices.js';
 import {
@@ -134,7 +134,14 @@ export class NodeVolumes {
 
     // Two xfs filesystems with one UUID (a snapshot and its source) may only meet on one host with nouuid.
     const options = [...input.capability.mountFlags, ...(input.fsType === 'xfs' ? ['nouuid'] : [])];
-    await mount(device, input.stagingPath, { fsType: input.fsType, options, logger: ctx.log, signal: ctx.signal });
+    await mount(device, input.stagingPath, { fsType: input.fsType, options, logger: ctx.log, signal: ctx.signal }).catch(async (err: unknown) => {
+      // A read-only mapping (ControllerPublish readonly) of a filesystem that cannot be mounted read-only (its journal
+      // wants recovery): the volume's state, not a fault of ours.
+      if (isDomainError(err, 'internal') && (await isReadOnlyDevice(device))) {
+        throw new DomainError('failed-precondition', `volume ${input.volumeId} is mapped read-only here and its ${input.fsType} cannot be mounted from a read-only device: ${errorMessage(err)}`, { cause: err });
+      }
+      throw err;
+    });
     if (input.fsType === 'xfs') await this.growMounted(device, input.stagingPath, 'xfs', ctx);
   }
 
