@@ -91,9 +91,11 @@ export async function checkCallerPath(p: string, what: string, roots: readonly s
   }
   const root = roots.map(trimRoot).find((r) => under(normal, r));
   if (root === undefined) refuse(what, p, `is not under the kubelet root (${roots.join(', ')})`);
+  // A mount over the kubelet's own directory would hide everything it keeps there.
+  if (normal === root) refuse(what, p, 'is the kubelet root itself');
   // From the root down: a symlink or a mount of a pseudo-filesystem on the way is caught where it is.
   let prefix = root === '/' ? '' : root;
-  const below = normal === root ? [] : normal.slice(root === '/' ? 1 : root.length + 1).split('/');
+  const below = normal.slice(root === '/' ? 1 : root.length + 1).split('/');
   for (const part of ['', ...below]) {
     if (part !== '') prefix = `${prefix}/${part}`;
     const at = prefix === '' ? '/' : prefix;

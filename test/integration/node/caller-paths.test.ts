@@ -25,9 +25,9 @@ async function refusal(p: string): Promise<string> {
   throw new Error(`${p} was accepted`);
 }
 
-test('an ordinary path, existing or not, is accepted as given', async () => {
+test('an ordinary path below the root, existing or not, is accepted, one spelling per path', async () => {
   expect(await checkCallerPath(`${tmp}/pods/uid/volumes/x/mount`, 'target_path', [tmp], signal)).toBe(`${tmp}/pods/uid/volumes/x/mount`);
-  expect(await checkCallerPath(tmp, 'target_path', [`${tmp}/`], signal)).toBe(tmp);
+  expect(await checkCallerPath(`${tmp}//pods/x/`, 'target_path', [`${tmp}/`], signal)).toBe(`${tmp}/pods/x`);
 });
 
 test('refused: named under /proc, /sys or /dev, also after normalisation, or relative', async () => {
@@ -56,6 +56,7 @@ test('refused: outside the kubelet root, a `..` or `.` component, a component ov
   expect(await refusal(`${tmp}/${Array.from({ length: 20 }, () => 'd'.repeat(250)).join('/')}`)).toMatch(/over PATH_MAX \(4095\)/);
   // A root given with a trailing slash, or a prefix that is not a whole component, does not widen what is allowed.
   expect(await refusal(`${tmp}-other/x`)).toMatch(/is not under the kubelet root/);
+  expect(await refusal(tmp)).toMatch(/is the kubelet root itself/);
 });
 
 test('refused: procfs mounted somewhere else', async () => {
