@@ -123,6 +123,11 @@ export interface Backend {
 
   /** StorageClass parameter keys this backend accepts (anything else is INVALID_ARGUMENT). */
   readonly parameterKeys: readonly string[];
+  /**
+   * Set by backends whose volumes are network shares the node mounts as they are (NFS): capability mount flags are
+   * checked against that filesystem's allow-list. Unset: block volumes, whose flags are checked for their fs_type.
+   */
+  readonly shareFsType?: 'nfs';
   /** Access types and modes this backend can serve; a CSI-level check, before anything is created. */
   supports(capability: Capability): boolean;
 

@@ -172,7 +172,7 @@ async function bench(flags: BenchFlags): Promise<boolean> {
     const nodeDir = ws.path('node01');
     await mkdir(nodeDir, { recursive: true, mode: 0o700 });
     const configFile = ws.path('ferry.yaml');
-    await writeDriverConfig(configFile, pool, { sdcGuid: HOST.guid, deviceDir: pool.byIdDir(HOST.guid), stateDir: path.join(nodeDir, 'state') });
+    await writeDriverConfig(configFile, pool, { sdcGuid: HOST.guid, deviceDir: pool.byIdDir(HOST.guid), stateDir: path.join(nodeDir, 'state'), kubeletRoots: [nodeDir] });
     const driver = await startDriver({
       ...cli,
       name: 'driver',

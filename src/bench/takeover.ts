@@ -140,7 +140,7 @@ async function main(flags: Flags): Promise<boolean> {
     teardown.push('stop the controller', () => controller.stop());
     await mkdir(ws.path('node01'), { recursive: true });
     const nodeConfig = ws.path('node01.yaml');
-    await writeNodeConfig(nodeConfig, pool, { sdcGuid: HOSTS[0].guid, deviceDir: pool.byIdDir(HOSTS[0].guid), stateDir: ws.path('node01', 'state') });
+    await writeNodeConfig(nodeConfig, pool, { sdcGuid: HOSTS[0].guid, deviceDir: pool.byIdDir(HOSTS[0].guid), stateDir: ws.path('node01', 'state'), kubeletRoots: [ws.path('node01')] });
     const node01 = await startDriver({ ...cli, name: 'node01', mode: 'node', socket: ws.path('node01.sock'), configFile: nodeConfig, logFile: ws.logFile('node01'), verbose: false });
     teardown.push('stop node01', () => node01.stop());
 

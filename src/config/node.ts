@@ -20,6 +20,14 @@ export const nodeSchema = z.strictObject({
   cleanupIntervalSeconds: z.number().min(0).max(3600).default(30),
   /** Records of what this node staged and published, so a restart can find and clean what it no longer holds. */
   stateDir: z.string().startsWith('/').default('/var/lib/ferry/node'),
+  /**
+   * Where the CO puts staging and publish paths (the kubelet's root directory; the chart's node.kubeletDir). A path
+   * from a request outside all of them is refused, and so is one with a symlink or `..` below them.
+   */
+  kubeletRoots: z
+    .array(z.string().regex(/^\/(?:[^/\0]+\/?)*$/, 'an absolute path without empty components').refine((p) => !p.split('/').includes('..'), 'no ".." component'))
+    .min(1)
+    .default(['/var/lib/kubelet']),
 });
 
 export type NodeConfig = z.infer<typeof nodeSchema>;

@@ -1,7 +1,8 @@
-import type { AccessMode, Capability } from '../backends/backend.js';
+import type { AccessMode, Backend, Capability } from '../backends/backend.js';
 import { DomainError } from '../errors.js';
 import type { VolumeCapability__Output } from '../gen/csi/v1/VolumeCapability.js';
-import { SUPPORTED_FS_TYPES as FS_TYPES, isSupportedFsType as isFsType } from '../node/filesystem.js';
+import { DEFAULT_FS_TYPE as FS_DEFAULT, SUPPORTED_FS_TYPES as FS_TYPES, isSupportedFsType as isFsType } from '../node/filesystem.js';
+import { checkMountFlags } from '../parameters/mount-flags.js';
 
 export { DEFAULT_FS_TYPE, SUPPORTED_FS_TYPES as FS_TYPES, isSupportedFsType as isFsType, type FsType } from '../node/filesystem.js';
 
@@ -40,4 +41,16 @@ export function toCapability(cap: VolumeCapability__Output | null | undefined, f
 export function toCapabilities(caps: readonly VolumeCapability__Output[], field = 'volume_capabilities'): Capability[] {
   if (caps.length === 0) throw new DomainError('invalid-argument', `${field} must not be empty`);
   return caps.map((cap, i) => toCapability(cap, `${field}[${i}]`));
+}
+
+/**
+ * A capability's mount flags through the node's allow-list (parameters/mount-flags.ts), for the filesystem they will be
+ * mounted with: the backend's share filesystem, else the capability's fs_type, else the volume's (StorageClass or
+ * volume context), else the default. `field` is the capability's field in the request.
+ */
+export function checkCapabilityFlags(capability: Capability, field: string, backend: Pick<Backend, 'shareFsType'>, volumeFsType?: string): void {
+  if (capability.accessType !== 'mount') return;
+  const fallback = volumeFsType !== undefined && isFsType(volumeFsType) ? volumeFsType : FS_DEFAULT;
+  const fs = backend.shareFsType ?? (capability.fsType !== '' && isFsType(capability.fsType) ? capability.fsType : fallback);
+  checkMountFlags(capability.mountFlags, fs, `${field}.mount.mount_flags`);
 }

@@ -35,7 +35,7 @@ import { checkVolumeContext } from '../parameters/volume-options.js';
 import { PARAM_PREEMPTION } from '../preemption/policy.js';
 import type { CallContext, ServiceImpl } from '../server/handler.js';
 import { int64ToBigInt } from '../util/size.js';
-import { toCapabilities, toCapability } from './capabilities.js';
+import { checkCapabilityFlags, toCapabilities, toCapability } from './capabilities.js';
 import { formatScopedId, parseScopedId } from './ids.js';
 import { paginate } from './pagination.js';
 import { CONTEXT_FS_TYPE, CONTEXT_MKFS_OPTIONS, PARAM_BACKEND, splitParameters } from './parameters.js';
@@ -107,6 +107,7 @@ export class ControllerService implements ServiceImpl<ControllerHandlers> {
     };
     const params = splitParameters(req.parameters, (b) => this.backends.forParameter(b).parameterKeys, requestedSize(capacity));
     const backend = this.backends.forParameter(params.backend);
+    capabilities.forEach((c, i) => checkCapabilityFlags(c, `volume_capabilities[${i}]`, backend, params.fsType));
     this.checkSupported(backend, capabilities);
     const source = this.sourceOf(req, backend);
     await ctx.lock(`create-volume/${name}`);
@@ -136,6 +137,7 @@ export class ControllerService implements ServiceImpl<ControllerHandlers> {
     // One key per volume, not per volume and node: two nodes racing for one single-writer volume are served in turn.
     await ctx.lock(volumeId);
     const { backend, localId } = this.resolve(volumeId, 'volume');
+    checkCapabilityFlags(capability, 'volume_capability', backend, req.volume_context[CONTEXT_FS_TYPE]);
     this.checkSupported(backend, [capability]);
     const publishContext = await backend.publishVolume(
       { volumeId: localId, nodeId, capability, readOnly: req.readonly, volumeContext: req.volume_context },
@@ -158,6 +160,7 @@ export class ControllerService implements ServiceImpl<ControllerHandlers> {
     const volumeId = requireField(req.volume_id, 'volume_id');
     const capabilities = toCapabilities(req.volume_capabilities);
     const { backend, localId } = this.resolve(volumeId, 'volume');
+    capabilities.forEach((c, i) => checkCapabilityFlags(c, `volume_capabilities[${i}]`, backend, req.volume_context[CONTEXT_FS_TYPE]));
     await backend.getVolume(localId, op(ctx));
     const unsupported = capabilities.find((c) => !backend.supports(c));
     if (unsupported) return { message: `${unsupported.accessType} volumes do not support ${unsupported.accessMode} on backend ${backend.name}` };
@@ -190,6 +193,7 @@ export class ControllerService implements ServiceImpl<ControllerHandlers> {
     const params = splitParameters(req.parameters, (b) => this.backends.forParameter(b).parameterKeys);
     const backend = this.backends.forParameter(params.backend);
     const capabilities = req.volume_capabilities.map((c, i) => toCapability(c, `volume_capabilities[${i}]`));
+    capabilities.forEach((c, i) => checkCapabilityFlags(c, `volume_capabilities[${i}]`, backend, params.fsType));
     if (capabilities.some((c) => !backend.supports(c))) return { available_capacity: '0' };
     if (req.accessible_topology && !topologyMatches([req.accessible_topology], await backend.nodeTopology(op(ctx)))) {
       return { available_capacity: '0' };

@@ -1,6 +1,5 @@
-import path from 'node:path';
 import type { Backend, NodeSource, OpContext } from '../backends/backend.js';
-import { DomainError } from '../errors.js';
+import { DomainError, isDomainError } from '../errors.js';
 
 import type { NodeHandlers } from '../gen/csi/v1/Node.js';
 import type { NodeExpandVolumeRequest__Output } from '../gen/csi/v1/NodeExpandVolumeRequest.js';
@@ -23,7 +22,8 @@ import { parseFsType } from '../node/filesystem.js';
 import type { NodeVolumes } from '../node/node-volumes.js';
 import type { CallContext, ServiceImpl } from '../server/handler.js';
 import { shortForMessage } from '../server/request-limits.js';
-import { toCapability } from './capabilities.js';
+import { checkVolumeContext } from '../parameters/volume-options.js';
+import { checkCapabilityFlags, toCapability } from './capabilities.js';
 import { parseScopedId } from './ids.js';
 import { CONTEXT_FS_TYPE, CONTEXT_MKFS_OPTIONS } from './parameters.js';
 import type { BackendRegistry } from './registry.js';
@@ -32,6 +32,8 @@ import { requireField } from './validate.js';
 export interface NodeOptions {
   nodeId: string;
   maxVolumes: number;
+  /** Where staging and publish paths may be (node.kubeletRoots); only NodeService reads it. */
+  kubeletRoots?: readonly string[];
 }
 
 const CAPABILITIES: _csi_v1_NodeServiceCapability_RPC_Type[] = [
@@ -46,10 +48,8 @@ function op(ctx: CallContext): OpContext {
   return { signal: ctx.signal, log: ctx.log };
 }
 
-/** A required path of the request, refused under /proc, /sys and /dev before any step touches it. */
-function callerPath(value: string, field: string, ctx: CallContext): Promise<string> {
-  return checkCallerPath(requireField(value, field), field, ctx.signal);
-}
+/** The kubelet's default root, when a NodeService is built without a configuration (node.kubeletRoots). */
+const DEFAULT_KUBELET_ROOTS = ['/var/lib/kubelet'];
 
 /** Identity only: a node plugin with no backend configured still registers and says who it is. */
 export class NodeInfoService implements ServiceImpl<NodeHandlers> {
@@ -87,10 +87,13 @@ export class NodeService extends NodeInfoService {
 
   async NodeStageVolume(req: NodeStageVolumeRequest__Output, ctx: CallContext): Promise<NodeStageVolumeResponse> {
     const volumeId = requireField(req.volume_id, 'volume_id');
-    const stagingPath = await callerPath(req.staging_target_path, 'staging_target_path', ctx);
+    const stagingPath = await this.callerPath(req.staging_target_path, 'staging_target_path', ctx);
     const capability = toCapability(req.volume_capability);
     const { backend, localId } = this.resolve(volumeId);
+    // The volume context through the controller's checks: a static PV's attributes come straight from its author.
+    checkVolumeContext(req.volume_context, capability.fsType);
     const fsType = parseFsType(capability.fsType || req.volume_context[CONTEXT_FS_TYPE] || undefined);
+    checkCapabilityFlags(capability, 'volume_capability', backend, fsType);
     await ctx.lock(volumeId);
     await this.volumes.stage(
       { volumeId, source: backend.nodeSource(localId), stagingPath, capability, fsType, mkfsOptions: req.volume_context[CONTEXT_MKFS_OPTIONS] },
@@ -101,18 +104,19 @@ export class NodeService extends NodeInfoService {
 
   async NodeUnstageVolume(req: NodeUnstageVolumeRequest__Output, ctx: CallContext): Promise<NodeUnstageVolumeResponse> {
     const volumeId = requireField(req.volume_id, 'volume_id');
-    const stagingPath = await callerPath(req.staging_target_path, 'staging_target_path', ctx);
+    const stagingPath = await this.callerPath(req.staging_target_path, 'staging_target_path', ctx);
     await ctx.lock(volumeId);
-    await this.volumes.unstage(volumeId, stagingPath, op(ctx));
+    await this.volumes.unstage(volumeId, stagingPath, this.sourceIfKnown(volumeId), op(ctx));
     return {};
   }
 
   async NodePublishVolume(req: NodePublishVolumeRequest__Output, ctx: CallContext): Promise<NodePublishVolumeResponse> {
     const volumeId = requireField(req.volume_id, 'volume_id');
-    const targetPath = await callerPath(req.target_path, 'target_path', ctx);
-    const stagingPath = await callerPath(req.staging_target_path, 'staging_target_path', ctx);
+    const targetPath = await this.callerPath(req.target_path, 'target_path', ctx);
+    const stagingPath = await this.callerPath(req.staging_target_path, 'staging_target_path', ctx);
     const capability = toCapability(req.volume_capability);
     const { backend, localId } = this.resolve(volumeId);
+    checkCapabilityFlags(capability, 'volume_capability', backend, req.volume_context[CONTEXT_FS_TYPE]);
     await ctx.lock(volumeId);
     await this.volumes.publish(
       { volumeId, source: backend.nodeSource(localId), stagingPath, targetPath, capability, readOnly: req.readonly },
@@ -123,7 +127,7 @@ export class NodeService extends NodeInfoService {
 
   async NodeUnpublishVolume(req: NodeUnpublishVolumeRequest__Output, ctx: CallContext): Promise<NodeUnpublishVolumeResponse> {
     const volumeId = requireField(req.volume_id, 'volume_id');
-    const targetPath = await callerPath(req.target_path, 'target_path', ctx);
+    const targetPath = await this.callerPath(req.target_path, 'target_path', ctx);
     await ctx.lock(volumeId);
     await this.volumes.unpublish(volumeId, targetPath, this.sourceIfKnown(volumeId), op(ctx));
     return {};
@@ -134,10 +138,9 @@ export class NodeService extends NodeInfoService {
     const requested = requireField(req.volume_path, 'volume_path');
     // An unknown volume, or a path where no volume can be, is NOT_FOUND (csi-sanity); the path is checked before
     // anything touches it.
-    this.resolve(volumeId);
-    if (!path.isAbsolute(requested)) throw new DomainError('not-found', `no volume is at ${shortForMessage(requested)}`);
-    const volumePath = await checkCallerPath(requested, 'volume_path', ctx.signal);
-    const usage = await this.volumes.usage(volumePath, op(ctx));
+    const { backend, localId } = this.resolve(volumeId);
+    const volumePath = await this.volumePath(requested, ctx);
+    const usage = await this.volumes.usage(volumeId, volumePath, backend.nodeSource(localId), op(ctx));
     const condition = { abnormal: usage.condition.abnormal, message: usage.condition.message };
     if (usage.kind === 'block' || !usage.stats) {
       return { usage: [{ unit: 'BYTES', total: usage.totalBytes.toString() }], volume_condition: condition };
@@ -155,15 +158,32 @@ export class NodeService extends NodeInfoService {
   async NodeExpandVolume(req: NodeExpandVolumeRequest__Output, ctx: CallContext): Promise<NodeExpandVolumeResponse> {
     const volumeId = requireField(req.volume_id, 'volume_id');
     const requested = requireField(req.volume_path, 'volume_path');
-    this.resolve(volumeId);
+    const { backend, localId } = this.resolve(volumeId);
     if (req.volume_capability) toCapability(req.volume_capability);
-    const volumePath = await checkCallerPath(requested, 'volume_path', ctx.signal);
+    const volumePath = await this.volumePath(requested, ctx);
     await ctx.lock(volumeId);
-    const bytes = await this.volumes.expand(volumePath, op(ctx));
+    const bytes = await this.volumes.expand(volumeId, volumePath, backend.nodeSource(localId), op(ctx));
     return { capacity_bytes: bytes.toString() };
   }
 
-  /** The backend of a volume id; not-found for ids this driver cannot have made. */
+  /** A required path of the request, checked (caller-paths.ts) before any step touches it: INVALID_ARGUMENT naming it. */
+  private callerPath(value: string, field: string, ctx: CallContext): Promise<string> {
+    return checkCallerPath(requireField(value, field), field, this.options.kubeletRoots ?? DEFAULT_KUBELET_ROOTS, ctx.signal);
+  }
+
+  /**
+   * NodeGetVolumeStats' and NodeExpandVolume's volume_path: a path where no volume of ours can be (relative, outside
+   * the kubelet root, through a symlink, under /proc) holds no volume: NOT_FOUND, as CSI has it for such a path.
+   */
+  private async volumePath(requested: string, ctx: CallContext): Promise<string> {
+    try {
+      return await checkCallerPath(requested, 'volume_path', this.options.kubeletRoots ?? DEFAULT_KUBELET_ROOTS, ctx.signal);
+    } catch (err) {
+      if (isDomainError(err, 'invalid-argument')) throw new DomainError('not-found', `no volume is at ${shortForMessage(requested)}: ${err.message}`, { cause: err });
+      throw err;
+    }
+  }
+
   /** Where the volume's device would be on this node; undefined for an id no backend here answers for. */
   private sourceIfKnown(volumeId: string): NodeSource | undefined {
     try {

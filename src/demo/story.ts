@@ -236,7 +236,7 @@ class DemoRun {
     const dir = work.path(host.name);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const configFile = path.join(dir, 'ferry.yaml');
-    await writeNodeConfig(configFile, pool, { sdcGuid: host.guid, deviceDir: pool.byIdDir(host.guid), stateDir: path.join(dir, 'state') });
+    await writeNodeConfig(configFile, pool, { sdcGuid: host.guid, deviceDir: pool.byIdDir(host.guid), stateDir: path.join(dir, 'state'), kubeletRoots: [dir] });
     const driver = await this.step(
       `start the node plugin of ${host.name}`,
       () =>

@@ -57,7 +57,7 @@ async function buildServices(
     installChildLedger(ledger);
     const needsSdc = registry.all.some((b) => b.type === 'powerflex');
     const nodeId = await resolveNodeId(config.node, needsSdc, options.nodeId, log);
-    const nodeOptions = { nodeId, maxVolumes: config.node.maxVolumes };
+    const nodeOptions = { nodeId, maxVolumes: config.node.maxVolumes, kubeletRoots: config.node.kubeletRoots };
     if (registry.empty) {
       services.node = new NodeInfoService(nodeOptions);
     } else {

@@ -14,6 +14,8 @@ export interface NodeSettings {
   /** The host's by-id directory in the pool (PoolHandle.byIdDir). */
   deviceDir: string;
   stateDir: string;
+  /** Where the staging and publish paths the harness uses lie (node.kubeletRoots). */
+  kubeletRoots: string[];
 }
 
 /** A `ferry driver` configuration for `pool`: the backend, and the node settings for a node plugin. */
@@ -31,7 +33,7 @@ export async function writeDriverConfig(file: string, pool: PoolHandle, node?: N
         ...backendSettings,
       },
     ],
-    ...(node === undefined ? {} : { node: { sdcGuid: node.sdcGuid, deviceDir: node.deviceDir, stateDir: node.stateDir, deviceWaitSeconds: 30 } }),
+    ...(node === undefined ? {} : { node: { sdcGuid: node.sdcGuid, deviceDir: node.deviceDir, stateDir: node.stateDir, deviceWaitSeconds: 30, kubeletRoots: node.kubeletRoots } }),
   };
   await writeFile(file, stringify(config), { mode: 0o600 });
 }
@@ -43,7 +45,7 @@ export async function writeDriverConfig(file: string, pool: PoolHandle, node?: N
 export async function writeNodeConfig(file: string, pool: PoolHandle, node: NodeSettings): Promise<void> {
   const config = {
     backends: [{ name: BACKEND_NAME, type: 'powerflex', endpoint: pool.url, systemId: pool.systemId, storagePool: 'pool1' }],
-    node: { sdcGuid: node.sdcGuid, deviceDir: node.deviceDir, stateDir: node.stateDir, deviceWaitSeconds: 30 },
+    node: { sdcGuid: node.sdcGuid, deviceDir: node.deviceDir, stateDir: node.stateDir, deviceWaitSeconds: 30, kubeletRoots: node.kubeletRoots },
   };
   await writeFile(file, stringify(config), { mode: 0o600 });
 }

@@ -1,4 +1,4 @@
-import { realpath, statfs } from 'node:fs/promises';
+import { lstat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { DomainError, errorMessage } from '../errors.js';
 import { errnoCode, requireAbsolutePath } from './common.js';
@@ -55,31 +55,55 @@ export async function bounded<T>(step: Promise<T>, signal: AbortSignal | undefin
 }
 
 function under(p: string, root: string): boolean {
-  return p === root || p.startsWith(`${root}/`);
+  return p === root || p.startsWith(root === '/' ? '/' : `${root}/`);
 }
 
 function refuse(what: string, p: string, why: string): never {
   throw new DomainError('invalid-argument', `${what} ${p} ${why}: volumes are never staged or published there`);
 }
 
+/** Linux's NAME_MAX and PATH_MAX (bytes): a longer component or path would fail in the kernel (ENAMETOOLONG). */
+export const NAME_MAX_BYTES = 255;
+export const PATH_MAX_BYTES = 4095;
+
+/** A root without a trailing slash ('/' stays '/'). */
+function trimRoot(root: string): string {
+  return root.length > 1 ? root.replace(/\/+$/, '') : root;
+}
+
 /**
- * Validates a path from a request: absolute, no NUL or newline, and neither named nor really under /proc, /sys or /dev
- * or on a pseudo-filesystem. Answers the path as given (the kubelet's spelling stays the record's key).
+ * Validates a path from a request: absolute, no NUL or newline, no `.` or `..` component and no component longer than
+ * the kernel takes, neither named nor really under /proc, /sys or /dev, inside one of `roots` (the kubelet's
+ * directory: node.kubeletRoots), and with no symlink and no pseudo-filesystem at or below the root (every existing
+ * prefix is looked at with lstat, so a symlink is never followed to decide). The roots themselves are the operator's
+ * and may be symlinks. Answers the path normalised (doubled and trailing slashes gone; the kubelet sends none).
  */
-export async function checkCallerPath(p: string, what: string, signal: AbortSignal | undefined): Promise<string> {
+export async function checkCallerPath(p: string, what: string, roots: readonly string[], signal: AbortSignal | undefined): Promise<string> {
   requireAbsolutePath(p, what);
   const normal = path.resolve(p);
   for (const root of REFUSED_ROOTS) if (under(normal, root)) refuse(what, p, `is under ${root}`);
-  // Every existing prefix, from the root down: a symlink or a mount on the way is caught where it is, before a magic
-  // link deeper down (/proc/<pid>/fd/N resolves to whatever the descriptor is) could hide where the path really is.
-  let prefix = '';
-  for (const part of normal.split('/').filter((x) => x !== '')) {
-    prefix = `${prefix}/${part}`;
-    let real: string;
+  if (Buffer.byteLength(p) > PATH_MAX_BYTES) refuse(what, p, `is ${Buffer.byteLength(p)} bytes long, over PATH_MAX (${PATH_MAX_BYTES})`);
+  const parts = p.split('/').filter((x) => x !== '');
+  for (const part of parts) {
+    if (part === '..' || part === '.') refuse(what, p, `has a "${part}" component`);
+    const size = Buffer.byteLength(part);
+    if (size > NAME_MAX_BYTES) refuse(what, p, `has a component of ${size} bytes, over NAME_MAX (${NAME_MAX_BYTES})`);
+  }
+  const root = roots.map(trimRoot).find((r) => under(normal, r));
+  if (root === undefined) refuse(what, p, `is not under the kubelet root (${roots.join(', ')})`);
+  // A mount over the kubelet's own directory would hide everything it keeps there.
+  if (normal === root) refuse(what, p, 'is the kubelet root itself');
+  // From the root down: a symlink or a mount of a pseudo-filesystem on the way is caught where it is.
+  let prefix = root === '/' ? '' : root;
+  const below = normal.slice(root === '/' ? 1 : root.length + 1).split('/');
+  for (const part of ['', ...below]) {
+    if (part !== '') prefix = `${prefix}/${part}`;
+    const at = prefix === '' ? '/' : prefix;
     let type: number;
     try {
-      real = await bounded(realpath(prefix), signal, `${what}: realpath ${prefix}`);
-      type = Number((await bounded(statfs(real), signal, `${what}: statfs ${real}`)).type);
+      const info = await bounded(lstat(at), signal, `${what}: lstat ${at}`);
+      if (info.isSymbolicLink() && part !== '') refuse(what, p, `has a symlink at ${at}`);
+      type = Number((await bounded(statfs(at), signal, `${what}: statfs ${at}`)).type);
     } catch (err) {
       if (err instanceof DomainError) throw err;
       // Not there (yet), or a dead mount (EIO, ENOTCONN): nothing deeper can be looked at; the steps that follow
@@ -87,9 +111,9 @@ export async function checkCallerPath(p: string, what: string, signal: AbortSign
       if (errnoCode(err) === undefined) throw new DomainError('internal', `${what} ${p}: ${errorMessage(err)}`, { cause: err });
       break;
     }
-    for (const root of REFUSED_ROOTS) if (under(real, root)) refuse(what, p, `leads to ${real}, under ${root}`);
     const kind = PSEUDO_FILESYSTEMS.get(type);
     if (kind !== undefined) refuse(what, p, `is on a ${kind} filesystem`);
   }
-  return p;
+  // One spelling per path (no doubled or trailing slash), so that the records' keys and the comparisons of paths hold.
+  return normal;
 }

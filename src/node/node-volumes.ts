@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { Capability, NodeSource, OpContext } from '../backends/backend.js';
-import { publishShare, releaseShare, shareMountAt, shareUsage, stageShare } from '../backends/nfs/node-shares.js';
-import { DomainError } from '../errors.js';
+import { isShareOf, publishShare, releaseShare, shareMountAt, shareUsage, stageShare } from '../backends/nfs/node-shares.js';
+import { DomainError, errorMessage, isDomainError } from '../errors.js';
 import { errnoCode } from './common.js';
 import { waitForDevice } from './devices.js';
 import {
@@ -17,9 +17,10 @@ import {
 } from './filesystem.js';
 import { findMount, majorMinorOf, type MountEntry } from './mount-table.js';
 import { bindMount, mount, unmount } from './mounter.js';
-import { refuseStagingPathAsTarget, requireOwnMount } from './own-mounts.js';
+import { isOwnMount, mountedDevice as mountedDeviceOf, refuseStagingPathAsTarget, requireOwnMount } from './own-mounts.js';
 import { ensureDirectory, removeTarget } from './paths.js';
 import { blockDeviceStats, volumeCondition, volumeStats, type VolumeStats } from './stats.js';
+import { isVfsFlag } from '../parameters/mount-flags.js';
 import type { NodeStateStore, StagedVolume } from './state-store.js';
 
 export interface StageInput {
@@ -74,6 +75,10 @@ export class NodeVolumes {
     });
     const deviceNumber = await majorMinorOfDevice(device);
     const known = await this.store.get(input.volumeId);
+    if (known) await this.refuseOtherStage(known, input, deviceNumber, ctx);
+    // The targets an earlier mapping's device is bound at hold a copy that no longer sees the volume's writes: they
+    // come off as the stale sweep would take them off, before this mapping is staged.
+    const targets = known === undefined ? [] : known.deviceNumber === deviceNumber ? known.targets : await this.dropStaleTargets(known, ctx);
     await ensureDirectory(input.stagingPath, { logger: ctx.log, signal: ctx.signal });
     let mounted = input.capability.accessType === 'mount' ? await findMount(input.stagingPath, { logger: ctx.log }) : undefined;
     if (mounted && mounted.majorMinor !== deviceNumber) {
@@ -95,7 +100,7 @@ export class NodeVolumes {
       stagingPath: input.stagingPath,
       accessType: input.capability.accessType,
       deviceNumber,
-      targets: known?.deviceNumber === deviceNumber ? known.targets : [],
+      targets,
     };
     // Our own mkfs on this very device never finished: what it left may be replaced.
     const unfinishedFormat = !mounted && known?.formatting === deviceNumber;
@@ -129,23 +134,52 @@ export class NodeVolumes {
 
     // Two xfs filesystems with one UUID (a snapshot and its source) may only meet on one host with nouuid.
     const options = [...input.capability.mountFlags, ...(input.fsType === 'xfs' ? ['nouuid'] : [])];
-    await mount(device, input.stagingPath, { fsType: input.fsType, options, logger: ctx.log, signal: ctx.signal });
+    await mount(device, input.stagingPath, { fsType: input.fsType, options, logger: ctx.log, signal: ctx.signal }).catch(async (err: unknown) => {
+      // A read-only mapping (ControllerPublish readonly) of a filesystem that cannot be mounted read-only (its journal
+      // wants recovery): the volume's state, not a fault of ours.
+      if (isDomainError(err, 'internal') && (await isReadOnlyDevice(device))) {
+        throw new DomainError('failed-precondition', `volume ${input.volumeId} is mapped read-only here and its ${input.fsType} cannot be mounted from a read-only device: ${errorMessage(err)}`, { cause: err });
+      }
+      throw err;
+    });
     if (input.fsType === 'xfs') await this.growMounted(device, input.stagingPath, 'xfs', ctx);
   }
 
-  async unstage(volumeId: string, stagingPath: string, ctx: OpContext): Promise<void> {
+  async unstage(volumeId: string, stagingPath: string, source: NodeSource | undefined, ctx: OpContext): Promise<void> {
     // A share may not answer: it is looked at only from child processes, and detached lazily when stale.
-    if (await shareMountAt(stagingPath, ctx)) await releaseShare(stagingPath, false, ctx);
-    // A mount may be stacked (a crash between two mounts): take every layer off.
-    while (await unmount(stagingPath, { logger: ctx.log, signal: ctx.signal })) {
-      /* one layer per call */
+    const share = await shareMountAt(stagingPath, ctx);
+    if (share) {
+      if (!isShareOf(share, source)) {
+        throw new DomainError('failed-precondition', `${stagingPath} holds ${share.source} (${share.fsType}), which is not volume ${volumeId}: not unmounted`);
+      }
+      await releaseShare(stagingPath, false, ctx);
     }
-    await this.store.remove(volumeId);
+    const record = await this.store.get(volumeId);
+    // Never the stage from under a pod: a target this node published the volume to, still mounted, comes off first.
+    if (record?.stagingPath === stagingPath) {
+      for (const target of record.targets) {
+        const held = await findMount(target, { logger: ctx.log });
+        if (held && (await isOwnMount(target, held, record, source))) {
+          throw new DomainError('failed-precondition', `volume ${volumeId} is still published at ${target}: NodeUnpublishVolume first`);
+        }
+      }
+    }
+    // A mount may be stacked (a crash between two mounts): take every layer off, each proven the volume's own first.
+    for (let entry = await findMount(stagingPath, { logger: ctx.log }); entry; entry = await findMount(stagingPath, { logger: ctx.log })) {
+      await requireOwnMount(volumeId, stagingPath, entry, record, source);
+      if (!(await unmount(stagingPath, { logger: ctx.log, signal: ctx.signal }))) break;
+    }
+    // The record of a stage elsewhere stays: that stage is still up.
+    if (record === undefined || record.stagingPath === stagingPath) await this.store.remove(volumeId);
   }
 
   async publish(input: PublishInput, ctx: OpContext): Promise<void> {
+    if (input.targetPath === input.stagingPath) {
+      throw new DomainError('invalid-argument', `target_path ${input.targetPath} is the staging path itself: a publish goes to a path of its own`);
+    }
     if (input.source.kind === 'share') return publishShare({ ...input, source: input.source }, ctx);
     const record = await this.store.get(input.volumeId);
+    refuseStagingPathAsTarget(input.volumeId, input.targetPath, record);
     if (input.capability.accessType === 'block') {
       const device = await waitForDevice(input.source.devicePath, { timeoutMs: this.deviceWaitMs, signal: ctx.signal, logger: ctx.log });
       const existing = await findMount(input.targetPath, { logger: ctx.log });
@@ -167,7 +201,8 @@ export class NodeVolumes {
     }
 
     const staged = await findMount(input.stagingPath, { logger: ctx.log });
-    if (!staged) throw new DomainError('failed-precondition', `volume ${input.volumeId} is not staged at ${input.stagingPath}: NodeStageVolume first`);
+    // Only the volume's own stage is bound: another volume's staging path given with this id is not this volume's.
+    if (!staged || !(await isOwnMount(input.stagingPath, staged, record, input.source))) throw new DomainError('failed-precondition', `volume ${input.volumeId} is not staged at ${input.stagingPath}: NodeStageVolume first`);
     const existing = await findMount(input.targetPath, { logger: ctx.log });
     if (existing) {
       if (!sameFilesystem(existing, staged)) {
@@ -180,15 +215,20 @@ export class NodeVolumes {
       return;
     }
     await this.remember(record, input);
-    const flags = input.capability.mountFlags.filter((f) => f !== 'ro' && f !== 'rw');
+    // The filesystem's own options were set at stage; a bind takes the per-mount ones (checked at the CSI layer).
+    const flags = input.capability.mountFlags.filter((f) => f !== 'ro' && f !== 'rw' && isVfsFlag(f));
     await bindMount(input.stagingPath, input.targetPath, { readOnly: input.readOnly, options: flags, logger: ctx.log, signal: ctx.signal });
   }
 
   async unpublish(volumeId: string, targetPath: string, source: NodeSource | undefined, ctx: OpContext): Promise<void> {
     const record = await this.store.get(volumeId);
     refuseStagingPathAsTarget(volumeId, targetPath, record);
-    if (await shareMountAt(targetPath, ctx)) {
-      // An export's bind mount is told apart by the share layer itself (share-mounts.ts).
+    const share = await shareMountAt(targetPath, ctx);
+    if (share) {
+      // An export's bind mount is told apart by the share layer itself (share-mounts.ts); it must be this volume's.
+      if (!isShareOf(share, source)) {
+        throw new DomainError('failed-precondition', `${targetPath} holds ${share.source} (${share.fsType}), which is not volume ${volumeId}: not unmounted`);
+      }
       await releaseShare(targetPath, true, ctx);
       while (await unmount(targetPath, { logger: ctx.log, signal: ctx.signal })) {
         /* one layer per call */
@@ -204,27 +244,28 @@ export class NodeVolumes {
     if (record?.targets.includes(targetPath)) await this.store.put({ ...record, targets: record.targets.filter((t) => t !== targetPath) });
   }
 
-  /** Usage of a published or staged path; not-found when nothing of this volume is there. */
-  async usage(volumePath: string, ctx: OpContext): Promise<VolumeUsage> {
+  /**
+   * Usage of a published or staged path of this volume; not-found when nothing of this volume is there: the share
+   * mounted there must be the volume's directory, and the device behind the mount (or the device node bound there)
+   * must be the volume's own (its record's, or its current mapping's). Nothing of a stranger is ever stat'ed.
+   */
+  async usage(volumeId: string, volumePath: string, source: NodeSource | undefined, ctx: OpContext): Promise<VolumeUsage> {
     const share = await shareMountAt(volumePath, ctx);
     if (share) {
+      if (!isShareOf(share, source)) throw notThisVolume(volumeId, volumePath);
       const { stats, condition } = await shareUsage(volumePath, share, ctx);
       return { kind: 'filesystem', stats, totalBytes: stats?.totalBytes ?? 0n, condition };
     }
-    let info;
-    try {
-      info = await stat(volumePath);
-    } catch (err) {
+    const entry = await this.ownMountAt(volumeId, volumePath, source, ctx);
+    const call = { signal: ctx.signal, logger: ctx.log };
+    const info = await stat(volumePath).catch((err: unknown) => {
       if (errnoCode(err) === 'ENOENT') throw new DomainError('not-found', `${volumePath} does not exist`);
       throw err;
-    }
-    const call = { signal: ctx.signal, logger: ctx.log };
+    });
     if (info.isBlockDevice()) {
       const { totalBytes } = await blockDeviceStats(volumePath, call);
       return { kind: 'block', stats: undefined, totalBytes, condition: await volumeCondition(volumePath, { ...call, block: true }) };
     }
-    const entry = await findMount(volumePath, { logger: ctx.log });
-    if (!entry) throw new DomainError('not-found', `no volume is mounted at ${volumePath}`);
     const stats = await volumeStats(volumePath, call);
     // Read-only on purpose (a read-only publish, a read-only mapping) shows in the mount's own flags; a filesystem
     // that went read-only on errors shows only in its superblock's.
@@ -232,19 +273,70 @@ export class NodeVolumes {
     return { kind: 'filesystem', stats, totalBytes: stats.totalBytes, condition: await volumeCondition(volumePath, { ...call, readOnly }) };
   }
 
-  /** Grows the filesystem mounted at volumePath to its device; answers the device size. */
-  async expand(volumePath: string, ctx: OpContext): Promise<bigint> {
+  /** Grows the filesystem mounted at volumePath (this volume's own) to its device; answers the device size. */
+  async expand(volumeId: string, volumePath: string, source: NodeSource | undefined, ctx: OpContext): Promise<bigint> {
     // An export has no quota here: the controller recorded the new size, and there is nothing to grow (0: unknown).
-    if (await shareMountAt(volumePath, ctx)) return 0n;
-    const usage = await this.usage(volumePath, ctx);
+    const share = await shareMountAt(volumePath, ctx);
+    if (share) {
+      if (!isShareOf(share, source)) throw notThisVolume(volumeId, volumePath);
+      return 0n;
+    }
+    const usage = await this.usage(volumeId, volumePath, source, ctx);
     const call = { signal: ctx.signal, logger: ctx.log };
     if (usage.kind === 'block') return usage.totalBytes;
-    const entry = await findMount(volumePath, { logger: ctx.log });
-    if (!entry) throw new DomainError('not-found', `no volume is mounted at ${volumePath}`);
+    const entry = await this.ownMountAt(volumeId, volumePath, source, ctx);
     const fsType = entry.fsType === 'xfs' ? 'xfs' : entry.fsType === 'ext4' ? 'ext4' : undefined;
     if (!fsType) throw new DomainError('failed-precondition', `${volumePath} is ${entry.fsType}, which Ferry does not grow`);
     await this.growMounted(entry.source, volumePath, fsType, ctx);
     return deviceSize(entry.source, call);
+  }
+
+  /** The mount at exactly `volumePath`, proven this volume's by its device; not-found otherwise. */
+  private async ownMountAt(volumeId: string, volumePath: string, source: NodeSource | undefined, ctx: OpContext): Promise<MountEntry> {
+    const entry = await findMount(volumePath, { logger: ctx.log });
+    if (!entry) throw new DomainError('not-found', `no volume is mounted at ${volumePath}`);
+    const record = await this.store.get(volumeId);
+    if (!(await isOwnMount(volumePath, entry, record, source))) throw notThisVolume(volumeId, volumePath);
+    return entry;
+  }
+
+  /**
+   * A volume staged here already is not staged a second time somewhere else, nor for the other access type (a raw
+   * block volume mounted would be formatted): already-exists, as CSI has it for an incompatible second stage. A stage
+   * elsewhere that is still up, on this mapping's device or an earlier one's, keeps its record: overwriting it would
+   * lose track of mounts only the record knows (the stale sweep takes an earlier mapping's down, then this may go on).
+   */
+  private async refuseOtherStage(known: StagedVolume, input: StageInput, deviceNumber: string, ctx: OpContext): Promise<void> {
+    if (known.deviceNumber === deviceNumber && known.accessType !== input.capability.accessType) {
+      throw new DomainError('already-exists', `volume ${input.volumeId} is staged here for ${known.accessType} access already, not ${input.capability.accessType}`);
+    }
+    if (known.stagingPath === input.stagingPath) return;
+    const own = new Set([known.deviceNumber, deviceNumber].filter((n): n is string => n !== undefined));
+    const paths = [...(known.accessType === 'mount' ? [known.stagingPath] : []), ...known.targets];
+    for (const p of paths) {
+      const entry = await findMount(p, { logger: ctx.log });
+      if (entry && own.has(await mountedDeviceOf(p, entry))) {
+        throw new DomainError('already-exists', `volume ${input.volumeId} is staged at ${known.stagingPath} already (still mounted at ${p})`);
+      }
+    }
+  }
+
+  /** Unmounts (lazily) the targets where `known`'s earlier device is still bound; answers the targets left. */
+  private async dropStaleTargets(known: StagedVolume, ctx: OpContext): Promise<string[]> {
+    const left: string[] = [];
+    for (const target of known.targets) {
+      const entry = await findMount(target, { logger: ctx.log });
+      if (entry && known.deviceNumber !== undefined && (await mountedDeviceOf(target, entry)) === known.deviceNumber) {
+        ctx.log.warn({ volumeId: known.volumeId, target, stale: known.deviceNumber }, 'taking down a publish of an old mapping');
+        while (await unmount(target, { lazy: true, logger: ctx.log, signal: ctx.signal })) {
+          /* one layer per call */
+        }
+        await removeTarget(target, { logger: ctx.log, signal: ctx.signal });
+      } else if (entry) {
+        left.push(target);
+      }
+    }
+    return left;
   }
 
   /** Staged volumes this node recorded (for the start-up clean-up). */
@@ -278,6 +370,10 @@ export class NodeVolumes {
     };
     if (!base.targets.includes(input.targetPath)) await this.store.put({ ...base, targets: [...base.targets, input.targetPath] });
   }
+}
+
+function notThisVolume(volumeId: string, volumePath: string): DomainError {
+  return new DomainError('not-found', `nothing of volume ${volumeId} is mounted at ${volumePath}`);
 }
 
 /** A bind of the staging mount: the same filesystem (device) and the same directory within it. */

@@ -22,7 +22,7 @@ async function currentDeviceNumber(source: NodeSource | undefined): Promise<stri
 }
 
 /** The device a mount stands for: a bound device node (raw block) is the node's own device, not devtmpfs's. */
-async function mountedDevice(path: string, entry: MountEntry): Promise<string> {
+export async function mountedDevice(path: string, entry: MountEntry): Promise<string> {
   try {
     const info = await stat(path, { bigint: true });
     if (info.isBlockDevice()) return majorMinorOf(info.rdev);
@@ -32,6 +32,17 @@ async function mountedDevice(path: string, entry: MountEntry): Promise<string> {
   return entry.majorMinor;
 }
 
+/** The device numbers that are this volume's on this node: the one its record was staged from, the one mapped now. */
+export async function ownDeviceNumbers(record: StagedVolume | undefined, source: NodeSource | undefined): Promise<Set<string>> {
+  return new Set([record?.deviceNumber, await currentDeviceNumber(source)].filter((n): n is string => n !== undefined));
+}
+
+/** Whether the mount `entry` at `path` (or the device node bound there) is this volume's device. */
+export async function isOwnMount(path: string, entry: MountEntry, record: StagedVolume | undefined, source: NodeSource | undefined): Promise<boolean> {
+  const own = await ownDeviceNumbers(record, source);
+  return own.has(await mountedDevice(path, entry));
+}
+
 export async function requireOwnMount(
   volumeId: string,
   path: string,
@@ -39,9 +50,8 @@ export async function requireOwnMount(
   record: StagedVolume | undefined,
   source: NodeSource | undefined,
 ): Promise<void> {
-  const own = new Set([record?.deviceNumber, await currentDeviceNumber(source)].filter((n): n is string => n !== undefined));
-  const device = await mountedDevice(path, entry);
-  if (!own.has(device)) {
+  if (!(await isOwnMount(path, entry, record, source))) {
+    const device = await mountedDevice(path, entry);
     throw new DomainError(
       'failed-precondition',
       `${path} holds ${entry.fsType} from ${entry.source} (device ${device}), which is not volume ${volumeId}: not unmounted`,

@@ -33,12 +33,17 @@ export function requireString(body: Body, key: string): string {
 }
 
 /** A non-negative integer sent as a string or a number. */
+const JAVA_LONG_MAX = (1n << 63n) - 1n;
+
 export function optionalWireInt(body: Body, key: string): bigint | undefined {
   const value = body[key] as WireInt | null | undefined;
   if (value === undefined || value === null) return undefined;
   const text = typeof value === 'number' ? (Number.isSafeInteger(value) ? String(value) : '') : String(value).trim();
   if (!/^\d+$/.test(text)) throw invalidRequest(`Request message is not valid: ${key} must be a non-negative integer, not ${JSON.stringify(value)}`);
-  return BigInt(text);
+  // The gateway reads these fields as Java longs: a larger number does not parse, a validation error like the above.
+  const n = BigInt(text);
+  if (n > JAVA_LONG_MAX) throw invalidRequest(`Request message is not valid: ${key} ${text} does not fit a 64-bit integer`);
+  return n;
 }
 
 /** "TRUE", "True", "true", true, ... (case-insensitive); `fallback` when absent. */

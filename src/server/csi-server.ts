@@ -7,7 +7,7 @@ import type { NodeHandlers } from '../gen/csi/v1/Node.js';
 import { loadCsi } from '../grpc/csi-package.js';
 import type { Logger } from '../util/log.js';
 import { grpcAddress, type Endpoint } from './endpoint.js';
-import { buildService, type HandlerDeps, type ServiceImpl } from './handler.js';
+import { buildService, withCallerDecodingErrors, type HandlerDeps, type ServiceImpl } from './handler.js';
 import type { InflightKeys } from './inflight.js';
 import type { DriverMetrics } from './metrics.js';
 
@@ -43,9 +43,13 @@ export class CsiServer {
     const { grpc } = loadCsi();
     const deps: HandlerDeps = { log: options.log, metrics: options.metrics, inflight: options.inflight };
     const { identity, controller, node } = options.services;
-    this.server.addService(grpc.csi.v1.Identity.service, buildService<IdentityHandlers>(grpc.csi.v1.Identity.service, identity, deps));
-    if (controller) this.server.addService(grpc.csi.v1.Controller.service, buildService<ControllerHandlers>(grpc.csi.v1.Controller.service, controller, deps));
-    if (node) this.server.addService(grpc.csi.v1.Node.service, buildService<NodeHandlers>(grpc.csi.v1.Node.service, node, deps));
+    // Undecodable bytes are the caller's mistake (INVALID_ARGUMENT), not grpc-js's INTERNAL.
+    const identityDef = withCallerDecodingErrors(grpc.csi.v1.Identity.service);
+    const controllerDef = withCallerDecodingErrors(grpc.csi.v1.Controller.service);
+    const nodeDef = withCallerDecodingErrors(grpc.csi.v1.Node.service);
+    this.server.addService(identityDef, buildService<IdentityHandlers>(identityDef, identity, deps));
+    if (controller) this.server.addService(controllerDef, buildService<ControllerHandlers>(controllerDef, controller, deps));
+    if (node) this.server.addService(nodeDef, buildService<NodeHandlers>(nodeDef, node, deps));
   }
 
   /** The TCP port actually bound (useful with tcp://host:0). */

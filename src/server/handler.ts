@@ -43,6 +43,32 @@ export interface HandlerDeps {
  */
 const DETAILS_LIMIT = 1024;
 
+/**
+ * A request whose bytes are no message of the method's type. grpc-js answers a deserializer that throws with INTERNAL;
+ * but the bytes are the caller's fault, so the decoder hands this on instead and wrapUnary answers INVALID_ARGUMENT.
+ */
+export class UndecodableRequest {
+  constructor(readonly reason: string) {}
+}
+
+/** `definition` with each method's request decoder answering UndecodableRequest instead of throwing. */
+export function withCallerDecodingErrors(definition: ServiceDefinition): ServiceDefinition {
+  const out: Record<string, ServiceDefinition[string]> = {};
+  for (const [name, method] of Object.entries(definition)) {
+    out[name] = {
+      ...method,
+      requestDeserialize: (bytes: Buffer): unknown => {
+        try {
+          return method.requestDeserialize(bytes);
+        } catch (err) {
+          return new UndecodableRequest(errorMessage(err));
+        }
+      },
+    };
+  }
+  return out as ServiceDefinition;
+}
+
 /** Methods called so often that their success is logged at debug. */
 const QUIET_METHODS = new Set(['Probe', 'NodeGetCapabilities', 'ControllerGetCapabilities', 'GetPluginInfo', 'GetPluginCapabilities']);
 
@@ -100,6 +126,9 @@ export function wrapUnary<Req, Res>(method: string, impl: UnaryImpl<Req, Res>, d
     // Before anything logs or echoes the request: a field over CSI's size limits is refused unread.
     let oversized: unknown;
     try {
+      if (call.request instanceof UndecodableRequest) {
+        throw new DomainError('invalid-argument', `the request is not a ${method} message: ${shortForMessage(call.request.reason, 200)}`);
+      }
       checkRequestLimits(call.request);
     } catch (err) {
       oversized = err;

@@ -357,7 +357,8 @@ export class BlockCluster {
         const config = path.join(base, 'ferry.yaml');
         await writeFile(
           config,
-          [...backend, 'node:', `  sdcGuid: ${guid}`, `  deviceDir: ${deviceDir}`, `  stateDir: ${stateDir}`, '  deviceWaitSeconds: 10', ''].join('\n'),
+          // The cluster's root is the kubelet root: staging and publish paths, and the strangers some tests mount.
+          [...backend, 'node:', `  sdcGuid: ${guid}`, `  deviceDir: ${deviceDir}`, `  stateDir: ${stateDir}`, '  deviceWaitSeconds: 10', '  kubeletRoots:', `    - ${root}`, ''].join('\n'),
         );
         nodes[name] = { name, guid, config, stateDir, deviceDir, shimDir, driver: undefined, clients: undefined, pastOutput: '' };
       }

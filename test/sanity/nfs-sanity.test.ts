@@ -45,6 +45,9 @@ describe('csi-sanity (NFS)', () => {
       '    mountTimeoutSeconds: 10',
       'node:',
       `  stateDir: ${path.join(dir, 'node-state')}`,
+      // csi-sanity makes its mount and staging directories under this directory.
+      '  kubeletRoots:',
+      `    - ${dir}`,
       '',
     ].join('\n');
     const driver = await harness.startDriver(['--mode', 'all', '--node-id', NODE_ID, '--log-level', 'info'], config);

@@ -53,6 +53,9 @@ describe('csi-sanity', () => {
         `  stateDir: ${path.join(dir, 'node-state')}`,
         '  deviceWaitSeconds: 10',
         '  maxVolumes: 4',
+        // csi-sanity makes its mount and staging directories under this suite's own directory.
+        '  kubeletRoots:',
+        `    - ${dir}`,
         '',
       ].join('\n'),
     );

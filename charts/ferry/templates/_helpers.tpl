@@ -83,7 +83,12 @@ command from `node:`, so a compromised node holds nothing that could unmap or de
 {{- end -}}
 {{- $backends = append $backends (omit . "credentials" "ca" "username" "password" "passwordFile" "caFile" "insecure") -}}
 {{- end -}}
-{{- toYaml (dict "backends" $backends "node" .Values.nodeConfig) -}}
+{{- /* Staging and publish paths are the kubelet's: refused anywhere else (node.kubeletDir, unless nodeConfig says). */ -}}
+{{- $node := deepCopy .Values.nodeConfig -}}
+{{- if not (hasKey $node "kubeletRoots") -}}
+{{- $_ := set $node "kubeletRoots" (list (.Values.node.kubeletDir | trimSuffix "/")) -}}
+{{- end -}}
+{{- toYaml (dict "backends" $backends "node" $node) -}}
 {{- end -}}
 
 {{/* The controller's projected volume: ferry.yaml and each backend's password and CA files, mounted read-only at /etc/ferry. */}}

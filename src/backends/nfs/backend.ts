@@ -34,6 +34,7 @@ export function createNfsBackend(config: NfsBackendConfig, _node: NodeConfig, lo
 export class NfsBackend extends ComposedBackend implements Backend {
   readonly name: string;
   readonly type = 'nfs' as const;
+  readonly shareFsType = 'nfs' as const;
   readonly parameterKeys = NFS_PARAMETER_KEYS;
   private readonly mounts: ShareMounts;
   private readonly jobs: Jobs;

@@ -1,4 +1,4 @@
-import type { Capability, OpContext, ShareNodeSource } from '../backend.js';
+import type { Capability, NodeSource, OpContext, ShareNodeSource } from '../backend.js';
 import { DomainError } from '../../errors.js';
 import type { MountEntry } from '../../node/mount-table.js';
 import { removeTarget } from '../../node/paths.js';
@@ -44,6 +44,11 @@ export function mergeMountOptions(...lists: readonly (readonly string[])[]): str
 export async function shareMountAt(p: string, ctx: OpContext): Promise<MountEntry | undefined> {
   const entry = await lookupMount(p, { signal: ctx.signal, logger: ctx.log });
   return entry && isShareEntry(entry) ? entry : undefined;
+}
+
+/** Whether the share mounted as `entry` is the directory `source` names (the volume's own share). */
+export function isShareOf(entry: MountEntry, source: NodeSource | undefined): boolean {
+  return source?.kind === 'share' && sharePathOf(entry) === normalizeSharePath(source.source);
 }
 
 export interface StageShareInput {

@@ -39,6 +39,8 @@ function nodeConfig(name: string, stateDir: string, extra: readonly string[] = [
       `  deviceDir: ${deviceDir}`,
       `  stateDir: ${stateDir}`,
       '  cleanupIntervalSeconds: 0',
+      '  kubeletRoots:',
+      `    - ${tmp}`,
       ...extra.map((l) => `  ${l}`),
       '',
     ].join('\n'),
@@ -102,12 +104,15 @@ describe('a node plugin without gateway credentials', () => {
         volume_capability: MOUNT_CAPABILITY,
       }, 10_000),
       call(c.node, 'NodeUnpublishVolume', { volume_id: VOLUME_ID, target_path: '/dev/shm/../ferry-target' }, 10_000),
-      call(c.node, 'NodeGetVolumeStats', { volume_id: VOLUME_ID, volume_path: '/proc/1/root/x' }, 10_000),
     ];
     for (const err of await Promise.all(refused.map((r) => failure(r)))) {
       expect(err.code).toBe(status.INVALID_ARGUMENT);
       expect(err.details).toMatch(/volumes are never staged or published there/);
     }
+    // A volume path where no volume can be holds none: NOT_FOUND, for the same reason.
+    const stats = await failure(call(c.node, 'NodeGetVolumeStats', { volume_id: VOLUME_ID, volume_path: '/proc/1/root/x' }, 10_000));
+    expect(stats.code).toBe(status.NOT_FOUND);
+    expect(stats.details).toMatch(/volumes are never staged or published there/);
     expect(Date.now() - started).toBeLessThan(3_000);
     // The in-flight key of the volume was never left held: a correct call on it answers at once.
     const unstage = Date.now();

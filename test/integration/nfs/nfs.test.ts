@@ -37,6 +37,8 @@ function config(role: string): string {
     '    operationTimeoutSeconds: 5',
     'node:',
     `  stateDir: ${path.join(harness.dir, `state-${role}`)}`,
+    '  kubeletRoots:',
+    `    - ${harness.dir}`,
     '',
   ].join('\n');
 }

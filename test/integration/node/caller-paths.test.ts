@@ -17,7 +17,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 async function refusal(p: string): Promise<string> {
   try {
-    await checkCallerPath(p, 'target_path', signal);
+    await checkCallerPath(p, 'target_path', [tmp, '/var'], signal);
   } catch (err) {
     if (err instanceof DomainError && err.kind === 'invalid-argument') return err.message;
     throw err;
@@ -25,9 +25,9 @@ async function refusal(p: string): Promise<string> {
   throw new Error(`${p} was accepted`);
 }
 
-test('an ordinary path, existing or not, is accepted as given', async () => {
-  expect(await checkCallerPath(`${tmp}/pods/uid/volumes/x/mount`, 'target_path', signal)).toBe(`${tmp}/pods/uid/volumes/x/mount`);
-  expect(await checkCallerPath(tmp, 'target_path', signal)).toBe(tmp);
+test('an ordinary path below the root, existing or not, is accepted, one spelling per path', async () => {
+  expect(await checkCallerPath(`${tmp}/pods/uid/volumes/x/mount`, 'target_path', [tmp], signal)).toBe(`${tmp}/pods/uid/volumes/x/mount`);
+  expect(await checkCallerPath(`${tmp}//pods/x/`, 'target_path', [`${tmp}/`], signal)).toBe(`${tmp}/pods/x`);
 });
 
 test('refused: named under /proc, /sys or /dev, also after normalisation, or relative', async () => {
@@ -37,10 +37,26 @@ test('refused: named under /proc, /sys or /dev, also after normalisation, or rel
   expect(await refusal('relative/x')).toMatch(/must be an absolute path/);
 });
 
-test('refused: a symlink on the way that leads into /proc', async () => {
+test('refused: a symlink anywhere below the root, wherever it leads', async () => {
   const link = path.join(tmp, 'link');
   symlinkSync('/proc/self', link);
-  expect(await refusal(`${link}/fd/3/stage`)).toMatch(/leads to \/proc\/\d+, under \/proc/);
+  expect(await refusal(`${link}/fd/3/stage`)).toBe(`target_path ${link}/fd/3/stage has a symlink at ${link}: volumes are never staged or published there`);
+  mkdirSync(path.join(tmp, 'real'));
+  symlinkSync(path.join(tmp, 'real'), path.join(tmp, 'to-real'));
+  expect(await refusal(path.join(tmp, 'to-real'))).toMatch(/has a symlink at/);
+  expect(await refusal(`${tmp}/to-real/x/y`)).toMatch(/has a symlink at/);
+});
+
+test('refused: outside the kubelet root, a `..` or `.` component, a component over NAME_MAX, a path over PATH_MAX', async () => {
+  expect(await refusal('/etc/x')).toBe(`target_path /etc/x is not under the kubelet root (${tmp}, /var): volumes are never staged or published there`);
+  expect(await refusal(`${tmp}/../etc`)).toMatch(/has a "\.\." component/);
+  expect(await refusal(`${tmp}/a/../b`)).toMatch(/has a "\.\." component/);
+  expect(await refusal(`${tmp}/./b`)).toMatch(/has a "\." component/);
+  expect(await refusal(`${tmp}/${'n'.repeat(256)}`)).toMatch(/a component of 256 bytes, over NAME_MAX \(255\)/);
+  expect(await refusal(`${tmp}/${Array.from({ length: 20 }, () => 'd'.repeat(250)).join('/')}`)).toMatch(/over PATH_MAX \(4095\)/);
+  // A root given with a trailing slash, or a prefix that is not a whole component, does not widen what is allowed.
+  expect(await refusal(`${tmp}-other/x`)).toMatch(/is not under the kubelet root/);
+  expect(await refusal(tmp)).toMatch(/is the kubelet root itself/);
 });
 
 test('refused: procfs mounted somewhere else', async () => {
