@@ -38,6 +38,7 @@ import { int64ToBigInt } from '../util/size.js';
 import { toCapabilities, toCapability } from './capabilities.js';
 import { formatScopedId, parseScopedId } from './ids.js';
 import { paginate } from './pagination.js';
+import { snapshotMessage } from './snapshot-message.js';
 import { CONTEXT_FS_TYPE, CONTEXT_MKFS_OPTIONS, PARAM_BACKEND, splitParameters } from './parameters.js';
 import type { BackendRegistry } from './registry.js';
 import { requireField } from './validate.js';
@@ -266,13 +267,7 @@ export class ControllerService implements ServiceImpl<ControllerHandlers> {
   }
 
   private snapshot(backend: Backend, record: SnapshotRecord): Snapshot {
-    return {
-      snapshot_id: formatScopedId(backend.name, record.id),
-      source_volume_id: formatScopedId(backend.name, record.sourceVolumeId),
-      size_bytes: record.sizeBytes.toString(),
-      creation_time: { seconds: String(record.createdAt), nanos: 0 },
-      ready_to_use: record.readyToUse,
-    };
+    return snapshotMessage(backend.name, record);
   }
 
   /** The backend and its id for a CSI id; not-found for ids no configured backend made. */

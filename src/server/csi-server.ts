@@ -2,6 +2,7 @@ import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { ControllerHandlers } from '../gen/csi/v1/Controller.js';
+import type { GroupControllerHandlers } from '../gen/csi/v1/GroupController.js';
 import type { IdentityHandlers } from '../gen/csi/v1/Identity.js';
 import type { NodeHandlers } from '../gen/csi/v1/Node.js';
 import { loadCsi } from '../grpc/csi-package.js';
@@ -11,10 +12,12 @@ import { buildService, type HandlerDeps, type ServiceImpl } from './handler.js';
 import type { InflightKeys } from './inflight.js';
 import type { DriverMetrics } from './metrics.js';
 
-/** The service implementations to serve: Identity always, Controller and Node by mode. */
+/** The service implementations to serve: Identity always, Controller (and GroupController) and Node by mode. */
 export interface CsiServices {
   identity: ServiceImpl<IdentityHandlers>;
   controller?: ServiceImpl<ControllerHandlers>;
+  /** Only with a backend that takes group snapshots: otherwise its calls answer UNIMPLEMENTED, as for any unserved service. */
+  groupController?: ServiceImpl<GroupControllerHandlers>;
   node?: ServiceImpl<NodeHandlers>;
 }
 
@@ -42,9 +45,12 @@ export class CsiServer {
   constructor(private readonly options: CsiServerOptions) {
     const { grpc } = loadCsi();
     const deps: HandlerDeps = { log: options.log, metrics: options.metrics, inflight: options.inflight };
-    const { identity, controller, node } = options.services;
+    const { identity, controller, groupController, node } = options.services;
     this.server.addService(grpc.csi.v1.Identity.service, buildService<IdentityHandlers>(grpc.csi.v1.Identity.service, identity, deps));
     if (controller) this.server.addService(grpc.csi.v1.Controller.service, buildService<ControllerHandlers>(grpc.csi.v1.Controller.service, controller, deps));
+    if (groupController) {
+      this.server.addService(grpc.csi.v1.GroupController.service, buildService<GroupControllerHandlers>(grpc.csi.v1.GroupController.service, groupController, deps));
+    }
     if (node) this.server.addService(grpc.csi.v1.Node.service, buildService<NodeHandlers>(grpc.csi.v1.Node.service, node, deps));
   }
 

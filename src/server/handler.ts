@@ -44,7 +44,7 @@ export interface HandlerDeps {
 const DETAILS_LIMIT = 1024;
 
 /** Methods called so often that their success is logged at debug. */
-const QUIET_METHODS = new Set(['Probe', 'NodeGetCapabilities', 'ControllerGetCapabilities', 'GetPluginInfo', 'GetPluginCapabilities']);
+const QUIET_METHODS = new Set(['Probe', 'NodeGetCapabilities', 'ControllerGetCapabilities', 'GroupControllerGetCapabilities', 'GetPluginInfo', 'GetPluginCapabilities']);
 
 interface GrpcStatusError {
   code: status;
