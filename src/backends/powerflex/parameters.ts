@@ -27,7 +27,8 @@ export function parseParameters(parameters: Readonly<Record<string, string>>, de
   const storagePool = parameters['storagePool'] ?? defaults.storagePool;
   if (storagePool.trim() === '') throw new DomainError('invalid-argument', 'parameter storagePool: must not be empty');
   const protectionDomain = parameters['protectionDomain'] ?? defaults.protectionDomain;
-  const systemId = parameters['systemId'];
+  // Dell's tools print system ids in either case; the gateway's are lower-case.
+  const systemId = parameters['systemId']?.toLowerCase();
   if (systemId !== undefined && !/^[0-9a-f]{16}$/.test(systemId)) throw new DomainError('invalid-argument', `parameter systemId: "${systemId}" is not a system id (16 lower-case hex characters)`);
   return { storagePool, protectionDomain: protectionDomain === '' ? undefined : protectionDomain, provisioning: thinOrThick, systemId };
 }
