@@ -39,6 +39,7 @@ import { toCapabilities, toCapability } from './capabilities.js';
 import { formatScopedId, parseScopedId } from './ids.js';
 import { paginate } from './pagination.js';
 import { snapshotMessage } from './snapshot-message.js';
+import { routeBySystem } from './system-routing.js';
 import { CONTEXT_FS_TYPE, CONTEXT_MKFS_OPTIONS, PARAM_BACKEND, splitParameters } from './parameters.js';
 import type { BackendRegistry } from './registry.js';
 import { requireField } from './validate.js';
@@ -106,7 +107,7 @@ export class ControllerService implements ServiceImpl<ControllerHandlers> {
       requiredBytes: int64ToBigInt(req.capacity_range?.required_bytes),
       limitBytes: int64ToBigInt(req.capacity_range?.limit_bytes),
     };
-    const params = splitParameters(req.parameters, (b) => this.backends.forParameter(b).parameterKeys, requestedSize(capacity));
+    const params = splitParameters(routeBySystem(req.parameters, this.backends), (b) => this.backends.forParameter(b).parameterKeys, requestedSize(capacity));
     const backend = this.backends.forParameter(params.backend);
     this.checkSupported(backend, capabilities);
     const source = this.sourceOf(req, backend);
@@ -188,7 +189,7 @@ export class ControllerService implements ServiceImpl<ControllerHandlers> {
   }
 
   async GetCapacity(req: GetCapacityRequest__Output, ctx: CallContext): Promise<GetCapacityResponse> {
-    const params = splitParameters(req.parameters, (b) => this.backends.forParameter(b).parameterKeys);
+    const params = splitParameters(routeBySystem(req.parameters, this.backends), (b) => this.backends.forParameter(b).parameterKeys);
     const backend = this.backends.forParameter(params.backend);
     const capabilities = req.volume_capabilities.map((c, i) => toCapability(c, `volume_capabilities[${i}]`));
     if (capabilities.some((c) => !backend.supports(c))) return { available_capacity: '0' };
