@@ -1,8 +1,9 @@
-import { readdir, readlink, stat } from 'node:fs/promises';
+import { readFile, readdir, readlink, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../errors.js';
 import { majorMinorOf, readMountTable, type MountEntry } from '../node/mount-table.js';
 import { ExecError, exec } from '../util/exec.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import type { Logger } from '../util/log.js';
 
 /**
@@ -18,6 +19,10 @@ import type { Logger } from '../util/log.js';
  * Not held: a device with no filesystem mounted from it (a raw block volume in use): its writers are not seen by
  * any filesystem, and the pool says so in its log. Filesystems are found in every mount namespace on the host
  * (kubelet's and pods' namespaces included), through /proc/<pid>/root.
+ *
+ * A pool killed while it holds writes would leave its hosts' filesystems frozen for good: so the list of what it is
+ * about to freeze is on disk before the first freeze (`markerFile`), gone after the last thaw, and a pool that starts
+ * and finds it thaws exactly those (never a filesystem someone else froze).
  */
 const FREEZE_TIMEOUT_MS = 60_000;
 
@@ -84,8 +89,23 @@ async function thaw(target: FrozenTarget, logger: Logger): Promise<void> {
   }
 }
 
+/** Thaws what a killed predecessor froze (the marker file's list), then removes the marker. */
+export async function thawLeftovers(markerFile: string, logger: Logger): Promise<void> {
+  let text: string;
+  try {
+    text = await readFile(markerFile, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  const targets = JSON.parse(text) as FrozenTarget[];
+  for (const target of targets) await thaw(target, logger);
+  logger.warn({ filesystems: targets }, 'thawed filesystems a killed pool left frozen');
+  await rm(markerFile, { force: true });
+}
+
 /** Freezes every filesystem mounted from `devices` (each once, whatever its bind mounts); see the file comment. */
-export async function holdWrites(devices: readonly string[], logger: Logger): Promise<WriteHold> {
+export async function holdWrites(devices: readonly string[], logger: Logger, markerFile: string): Promise<WriteHold> {
   const wanted = new Map<string, string>();
   for (const device of devices) {
     const mm = await majorMinorOfDevice(device);
@@ -103,8 +123,11 @@ export async function holdWrites(devices: readonly string[], logger: Logger): Pr
   }
   const frozen: FrozenTarget[] = [];
   const release = async (): Promise<void> => {
-    for (const target of frozen.splice(0).reverse()) await thaw(target, logger);
+    const toThaw = frozen.splice(0).reverse();
+    for (const target of toThaw) await thaw(target, logger);
+    if (toThaw.length > 0) await rm(markerFile, { force: true });
   };
+  if (targets.size > 0) await writeFileAtomic(markerFile, JSON.stringify([...targets.values()]));
   try {
     for (const target of targets.values()) {
       if ((await freeze(target, logger)) === 'frozen') frozen.push(target);
@@ -112,6 +135,11 @@ export async function holdWrites(devices: readonly string[], logger: Logger): Pr
   } catch (err) {
     await release();
     throw err;
+  }
+  // Only what this hold froze is its own to thaw after a crash: not a filesystem that was frozen already.
+  if (targets.size > 0) {
+    if (frozen.length > 0) await writeFileAtomic(markerFile, JSON.stringify(frozen));
+    else await rm(markerFile, { force: true });
   }
   const heldDevices = new Set([...targets.values()].map((t) => t.device));
   const unheld = [...new Set(devices)].filter((d) => !heldDevices.has(d));

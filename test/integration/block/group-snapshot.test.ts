@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { exec } from '../../../src/util/exec.js';
 import { status } from '@grpc/grpc-js';
 import { call } from '../../helpers/csi-client.js';
 import type { BlockCluster } from '../../helpers/block-cluster.js';
@@ -88,8 +90,9 @@ describe('group snapshots (GroupController) on the block backend', () => {
       if (!res.group_snapshot) throw new Error('no group snapshot answered');
       group = res.group_snapshot;
       trackMembers(group);
-      // The writer was held, not failed: it goes on after the snapshot.
+      // The writer was held, not failed: it goes on after the snapshot; the pool's crash marker is gone again.
       await writerRuns(targetB, 20);
+      await expect(readFile(path.join(cluster.pool.dataDir, 'held-writes.json'))).rejects.toMatchObject({ code: 'ENOENT' });
     } finally {
       await stopWriter(writer);
     }
@@ -194,4 +197,30 @@ describe('group snapshots (GroupController) on the block backend', () => {
     const plugin = await call(cluster.identity, 'GetPluginCapabilities', {});
     expect(plugin.capabilities.map((c) => c.service?.type)).toContain('GROUP_CONTROLLER_SERVICE');
   });
+});
+
+describe('a pool killed while it holds writes', () => {
+  it('thaws, at its next start, exactly the filesystems its marker lists', async () => {
+    const cap4 = mountCapability('ext4');
+    const v = await cluster.createVolume('pvc-left-frozen', { capability: cap4, requiredBytes: 8n * GiB });
+    const target = await cluster.attach('node01', v.volume_id, 'frozen', cap4);
+    const device = await cluster.device('node01', v.volume_id);
+    const staging = cluster.stagingPath('node01', 'frozen');
+    // What a pool killed between its freeze and its thaw leaves: the filesystem frozen and the marker on disk.
+    await exec('fsfreeze', ['--freeze', staging], { timeoutMs: 30_000 });
+    await writeFile(path.join(cluster.pool.dataDir, 'held-writes.json'), JSON.stringify([{ path: staging, device }]));
+    const writer = spawn('dd', ['if=/dev/zero', `of=${target}/after-thaw`, 'bs=4k', 'count=1', 'conv=fsync'], { stdio: 'ignore' });
+    const done = new Promise<number | null>((resolve) => writer.once('exit', (code) => resolve(code)));
+    try {
+      // Frozen: the write waits.
+      expect(await Promise.race([done, new Promise((r) => setTimeout(() => r('still waiting'), 1_000))])).toBe('still waiting');
+      await cluster.pool.kill9();
+      await cluster.pool.restart();
+      expect(await Promise.race([done, new Promise((r) => setTimeout(() => r('still waiting'), 20_000))])).toBe(0);
+      await expect(readFile(path.join(cluster.pool.dataDir, 'held-writes.json'))).rejects.toMatchObject({ code: 'ENOENT' });
+    } finally {
+      await exec('fsfreeze', ['--unfreeze', staging], { timeoutMs: 30_000, okExitCodes: [1] });
+      await done;
+    }
+  }, 120_000);
 });
