@@ -7,6 +7,7 @@ import { exec } from '../../../src/util/exec.js';
 import { call, csiClients, type CsiClients } from '../../helpers/csi-client.js';
 import { runCli, startDriver, type DriverProcess } from '../../helpers/driver-process.js';
 import { cleanupAllPools, startPool, type PoolProcess } from '../../helpers/pool.js';
+import { startControlPlane } from '../../helpers/kube-control-plane.js';
 import { grpcError, sha256File, unmountAllUnder, writeRandomFile } from '../../helpers/block-cluster.js';
 
 /**
@@ -226,6 +227,26 @@ describe('ferry adopt and drop-in configuration', () => {
     // The adopted volume is Ferry's now: it deletes like any other.
     await call(clients.controller, 'DeleteVolume', { volume_id: handle });
     expect((await grpcError(call(clients.controller, 'ControllerGetVolume', { volume_id: handle }))).code).toBe(status.NOT_FOUND);
+  }, 180_000);
+
+  it('--apply creates the PV in a real API server (kubectl), with the manifests on standard output', async () => {
+    const name = 'k8s-8d1e5b3a07';
+    const { volumeId } = await csiPowerflexVolume(name);
+    const pvs = path.join(work, 'old-pvs-apply.json');
+    await writeFile(pvs, oldPvList(name, volumeId));
+    const apiServer = await startControlPlane();
+    try {
+      const r = await runCli(['adopt', '--config', await configFiles(), '--pvs', pvs, '--apply', '--kubeconfig', apiServer.kubeconfig], {}, 60_000);
+      expect(r).toMatchObject({ code: 0 });
+      expect(r.output).toContain(`volumeHandle: ${SYSTEM_ID}:${SYSTEM_ID}-${volumeId}`);
+      const { stdout } = await exec('kubectl', ['--kubeconfig', apiServer.kubeconfig, 'get', 'pv', name, '-o', 'json'], { timeoutMs: 30_000 });
+      const created = JSON.parse(stdout) as PvManifest;
+      expect(created.spec.csi).toMatchObject({ driver: 'ferry.csi.io', volumeHandle: `${SYSTEM_ID}:${SYSTEM_ID}-${volumeId}`, fsType: 'ext4' });
+      expect(created.spec.claimRef).toMatchObject({ namespace: 'shop', name: 'orders-db' });
+      expect(created.spec.storageClassName).toBe('vxflexos');
+    } finally {
+      await apiServer.stop();
+    }
   }, 180_000);
 
   it('refuses input it cannot adopt, and says why', async () => {
