@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from './config/load.js';
 import { validateDriverFlags, UsageError, type RawDriverFlags } from './driver/options.js';
 import { runDriver } from './driver/run.js';
+import { adoptCommand } from './adopt/command.js';
 import { demoCommand } from './demo/command.js';
 import { poolCommand } from './pool/command.js';
 import { VERSION } from './version.js';
@@ -47,6 +48,7 @@ async function main(argv: readonly string[]): Promise<number> {
   program.addCommand(driverCommand().exitOverride());
   program.addCommand(poolCommand().exitOverride());
   program.addCommand(demoCommand().exitOverride());
+  program.addCommand(adoptCommand().exitOverride());
   try {
     await program.parseAsync([...argv]);
     return 0;

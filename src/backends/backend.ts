@@ -70,6 +70,27 @@ export interface SnapshotRecord {
   /** Epoch seconds. */
   createdAt: number;
   readyToUse: boolean;
+  /** Set on a snapshot taken as a member of a group snapshot: the group's local id. */
+  groupSnapshotId?: string;
+}
+
+/** Snapshots of several volumes taken at one point in time (a consistency group). */
+export interface GroupSnapshotRecord {
+  id: string;
+  snapshots: SnapshotRecord[];
+  /** Epoch seconds. */
+  createdAt: number;
+  readyToUse: boolean;
+}
+
+/** A backend's group snapshots, for backends whose storage takes several snapshots at one instant. */
+export interface GroupSnapshotOps {
+  /** Idempotent by name: the same name and set of sources answers the existing group; another set is already-exists. */
+  create(name: string, sourceVolumeIds: readonly string[], ctx: OpContext): Promise<GroupSnapshotRecord>;
+  /** not-found when there is no such group. `snapshotIds`, when given, must be exactly its members (invalid-argument). */
+  get(id: string, snapshotIds: readonly string[], ctx: OpContext): Promise<GroupSnapshotRecord>;
+  /** A group that is already gone is success; `snapshotIds` as for get. */
+  delete(id: string, snapshotIds: readonly string[], ctx: OpContext): Promise<void>;
 }
 
 export interface CapacityRecord {
@@ -159,6 +180,8 @@ export interface Backend {
   registerNode?(nodeId: string, ctx: OpContext): Promise<void>;
   /** Controller side, optional: whole-node evidence and fencing, for the failover controller (backends that can cut a host off). */
   readonly nodeFencing?: NodeFencing;
+  /** Controller side, optional: group snapshots (GroupController), by backends that can take them at one instant. */
+  readonly groupSnapshots?: GroupSnapshotOps;
 }
 
 /** What the storage system sees of one node: nothing (it has no client for it), or its client and the volumes it holds. */

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { backendsFromArrays, parseArrays } from './csi-powerflex-arrays.js';
 import { configSchema, type FerryConfig } from './schema.js';
 
 /** A configuration that cannot be used; the CLI prints it and exits with status 2. */
@@ -47,12 +48,34 @@ export function parseConfig(text: string, file: string): FerryConfig {
   return result.data;
 }
 
-export async function loadConfig(file: string): Promise<FerryConfig> {
-  let text: string;
+async function readText(file: string): Promise<string> {
   try {
-    text = await readFile(file, 'utf8');
+    return await readFile(file, 'utf8');
   } catch (err) {
     throw new ConfigError(file, [`cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`]);
   }
-  return parseConfig(text, file);
+}
+
+/**
+ * The configuration with csi-powerflex's arrays (when `csiPowerflexArrays` names its Secret's file) added as backends,
+ * validated again as a whole: a duplicate backend name or a bad endpoint is a problem of the Secret file.
+ */
+export function withCsiPowerflexArrays(config: FerryConfig, secretText: string, file: string): FerryConfig {
+  const settings = config.csiPowerflexArrays;
+  if (!settings) return config;
+  let added: Record<string, unknown>[];
+  try {
+    added = backendsFromArrays(parseArrays(secretText), settings);
+  } catch (err) {
+    throw new ConfigError(settings.file, [err instanceof Error ? err.message : String(err)]);
+  }
+  const result = configSchema.safeParse({ ...config, backends: [...added, ...config.backends] });
+  if (!result.success) throw new ConfigError(`${file} with ${settings.file}`, describeIssues(result.error.issues));
+  return result.data;
+}
+
+export async function loadConfig(file: string): Promise<FerryConfig> {
+  const config = parseConfig(await readText(file), file);
+  if (!config.csiPowerflexArrays) return config;
+  return withCsiPowerflexArrays(config, await readText(config.csiPowerflexArrays.file), file);
 }

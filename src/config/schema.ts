@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { nfsBackendSchema } from '../backends/nfs/config.js';
 import { powerFlexBackendSchema } from '../backends/powerflex/config.js';
+import { csiPowerflexArraysSchema } from './csi-powerflex-arrays.js';
 import { nodeSchema } from './node.js';
 
 /**
@@ -13,6 +14,8 @@ export const configSchema = z
   .strictObject({
     backends: z.array(backendSchema).default([]),
     node: nodeSchema.default(nodeSchema.parse({})),
+    /** csi-powerflex's array Secret as more PowerFlex backends (drop-in configuration); read by loadConfig. */
+    csiPowerflexArrays: csiPowerflexArraysSchema.optional(),
   })
   .superRefine((config, ctx) => {
     const seen = new Set<string>();

@@ -38,6 +38,8 @@ import { int64ToBigInt } from '../util/size.js';
 import { checkCapabilityFlags, toCapabilities, toCapability } from './capabilities.js';
 import { formatScopedId, parseScopedId } from './ids.js';
 import { paginate } from './pagination.js';
+import { snapshotMessage } from './snapshot-message.js';
+import { routeBySystem } from './system-routing.js';
 import { CONTEXT_FS_TYPE, CONTEXT_MKFS_OPTIONS, PARAM_BACKEND, splitParameters } from './parameters.js';
 import type { BackendRegistry } from './registry.js';
 import { requireField } from './validate.js';
@@ -105,7 +107,7 @@ export class ControllerService implements ServiceImpl<ControllerHandlers> {
       requiredBytes: int64ToBigInt(req.capacity_range?.required_bytes),
       limitBytes: int64ToBigInt(req.capacity_range?.limit_bytes),
     };
-    const params = splitParameters(req.parameters, (b) => this.backends.forParameter(b).parameterKeys, requestedSize(capacity));
+    const params = splitParameters(routeBySystem(req.parameters, this.backends), (b) => this.backends.forParameter(b).parameterKeys, requestedSize(capacity));
     const backend = this.backends.forParameter(params.backend);
     capabilities.forEach((c, i) => checkCapabilityFlags(c, `volume_capabilities[${i}]`, backend, params.fsType));
     this.checkSupported(backend, capabilities);
@@ -190,7 +192,7 @@ export class ControllerService implements ServiceImpl<ControllerHandlers> {
   }
 
   async GetCapacity(req: GetCapacityRequest__Output, ctx: CallContext): Promise<GetCapacityResponse> {
-    const params = splitParameters(req.parameters, (b) => this.backends.forParameter(b).parameterKeys);
+    const params = splitParameters(routeBySystem(req.parameters, this.backends), (b) => this.backends.forParameter(b).parameterKeys);
     const backend = this.backends.forParameter(params.backend);
     const capabilities = req.volume_capabilities.map((c, i) => toCapability(c, `volume_capabilities[${i}]`));
     capabilities.forEach((c, i) => checkCapabilityFlags(c, `volume_capabilities[${i}]`, backend, params.fsType));
@@ -270,13 +272,7 @@ export class ControllerService implements ServiceImpl<ControllerHandlers> {
   }
 
   private snapshot(backend: Backend, record: SnapshotRecord): Snapshot {
-    return {
-      snapshot_id: formatScopedId(backend.name, record.id),
-      source_volume_id: formatScopedId(backend.name, record.sourceVolumeId),
-      size_bytes: record.sizeBytes.toString(),
-      creation_time: { seconds: String(record.createdAt), nanos: 0 },
-      ready_to_use: record.readyToUse,
-    };
+    return snapshotMessage(backend.name, record);
   }
 
   /** The backend and its id for a CSI id; not-found for ids no configured backend made. */

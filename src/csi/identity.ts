@@ -11,6 +11,8 @@ export interface IdentityOptions {
   driverName: string;
   version: string;
   controller: boolean;
+  /** The GroupController service is served (a controller with a backend that takes group snapshots). */
+  groupController?: boolean;
   backends: readonly Backend[];
   /** Upper bound on a Probe that carries no deadline of its own. */
   probeTimeoutMs?: number;
@@ -32,6 +34,7 @@ export class IdentityService implements ServiceImpl<IdentityHandlers> {
       capabilities.push({ service: { type: 'CONTROLLER_SERVICE' } });
       capabilities.push({ service: { type: 'VOLUME_ACCESSIBILITY_CONSTRAINTS' } });
     }
+    if (this.options.groupController === true) capabilities.push({ service: { type: 'GROUP_CONTROLLER_SERVICE' } });
     capabilities.push({ volume_expansion: { type: 'ONLINE' } });
     return { capabilities };
   }

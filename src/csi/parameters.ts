@@ -2,6 +2,7 @@ import { DomainError } from '../errors.js';
 import { PARAM_PREEMPTION, parsePreemptionMode, type PreemptionMode } from '../preemption/policy.js';
 import { checkFsType, checkMkfsOptions } from '../parameters/volume-options.js';
 import { DEFAULT_FS_TYPE, type FsType } from './capabilities.js';
+import { canonicalParameters } from './parameter-aliases.js';
 
 /** StorageClass keys every backend understands; each backend adds its own (Backend.parameterKeys). */
 export const PARAM_BACKEND = 'backend';
@@ -31,10 +32,11 @@ export interface SplitParameters {
  * anything else, so that a typo in a StorageClass fails loudly instead of being silently ignored.
  */
 export function splitParameters(
-  parameters: Readonly<Record<string, string>>,
+  given: Readonly<Record<string, string>>,
   backendKeys: (backend: string | undefined) => readonly string[],
   maxVolumeBytes?: bigint,
 ): SplitParameters {
+  const parameters = canonicalParameters(given);
   const backend = parameters[PARAM_BACKEND];
   const allowed = new Set(backendKeys(backend));
   const fsType = checkFsType(parameters[PARAM_FS_TYPE] ?? DEFAULT_FS_TYPE, `parameter ${PARAM_FS_TYPE}`);

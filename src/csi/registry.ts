@@ -9,6 +9,10 @@ export class BackendRegistry {
     this.byName = new Map(all.map((b) => [b.name, b]));
   }
 
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+
   get empty(): boolean {
     return this.all.length === 0;
   }

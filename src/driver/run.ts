@@ -5,6 +5,7 @@ import { errorMessage } from '../errors.js';
 import { loadConfig } from '../config/load.js';
 import { configSchema, type FerryConfig } from '../config/schema.js';
 import { ControllerInfoService, ControllerService } from '../csi/controller.js';
+import { GroupControllerService, offersGroupSnapshots } from '../csi/group-controller.js';
 import { IdentityService } from '../csi/identity.js';
 import { NodeInfoService, NodeService } from '../csi/node.js';
 import { BackendRegistry } from '../csi/registry.js';
@@ -43,11 +44,13 @@ async function buildServices(
   let sweeper: StaleSweeper | undefined;
   const controllerOn = options.mode !== 'node';
   const nodeOn = options.mode !== 'controller';
+  const groupOn = controllerOn && offersGroupSnapshots(registry.all);
   const services: CsiServices = {
-    identity: new IdentityService({ driverName: options.driverName, version: VERSION, controller: controllerOn, backends: registry.all }),
+    identity: new IdentityService({ driverName: options.driverName, version: VERSION, controller: controllerOn, groupController: groupOn, backends: registry.all }),
   };
   if (controllerOn) {
     services.controller = registry.empty ? new ControllerInfoService() : new ControllerService(registry);
+    if (groupOn) services.groupController = new GroupControllerService(registry);
     kube?.startFailover(registry.all, metrics);
   }
   if (nodeOn) {

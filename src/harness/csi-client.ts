@@ -1,5 +1,6 @@
 import { credentials, status, type CallOptions, type Client, type ClientUnaryCall, type requestCallback, type ServiceError } from '@grpc/grpc-js';
 import type { ControllerClient } from '../gen/csi/v1/Controller.js';
+import type { GroupControllerClient } from '../gen/csi/v1/GroupController.js';
 import type { IdentityClient } from '../gen/csi/v1/Identity.js';
 import type { NodeClient } from '../gen/csi/v1/Node.js';
 import { loadCsi } from '../grpc/csi-package.js';
@@ -8,6 +9,7 @@ import { loadCsi } from '../grpc/csi-package.js';
 export interface CsiClients {
   identity: IdentityClient;
   controller: ControllerClient;
+  groupController: GroupControllerClient;
   node: NodeClient;
   close(): void;
 }
@@ -19,13 +21,15 @@ export function csiClients(socket: string): CsiClients {
   const creds = credentials.createInsecure();
   const identity = new grpc.csi.v1.Identity(target, creds);
   const controller = new grpc.csi.v1.Controller(target, creds);
+  const groupController = new grpc.csi.v1.GroupController(target, creds);
   const node = new grpc.csi.v1.Node(target, creds);
   return {
     identity,
     controller,
+    groupController,
     node,
     close: () => {
-      for (const c of [identity, controller, node] as Client[]) c.close();
+      for (const c of [identity, controller, groupController, node] as Client[]) c.close();
     },
   };
 }

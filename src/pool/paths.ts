@@ -41,6 +41,11 @@ export function hostDeviceLink(dataDir: string, guid: string, systemId: string, 
   return path.join(hostByIdDir(dataDir, guid), deviceLinkName(systemId, volumeId));
 }
 
+/** The filesystems a snapshot froze, written before the first freeze: a pool killed while holding them thaws them at start. */
+export function heldWritesFile(dataDir: string): string {
+  return path.join(dataDir, 'held-writes.json');
+}
+
 export function tlsDir(dataDir: string): string {
   return path.join(dataDir, 'tls');
 }

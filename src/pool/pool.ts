@@ -11,8 +11,9 @@ import { copyVolumeFile, createVolumeFile, growVolumeFile, removeVolumeFile } fr
 import { newId } from './ids.js';
 import { removeLink, setLink } from './links.js';
 import { Mutex } from './mutex.js';
+import { holdWrites, thawLeftovers } from './write-hold.js';
 import { isValidObjectName, normaliseGuid, type HostDeclaration } from './options.js';
-import { hostDeviceLink, hostsDir, volumeFile, volumesDir } from './paths.js';
+import { heldWritesFile, hostDeviceLink, hostsDir, volumeFile, volumesDir } from './paths.js';
 import { reconcile } from './reconcile.js';
 import {
   descendantsOf,
@@ -116,7 +117,10 @@ export class Pool {
     for (const declared of settings.hosts) upsertHost(state, declared.name, declared.guid, undefined);
     await saveState(dataDir, state);
     const pool = new Pool(state, dataDir, settings.capacityBytes, logger, settings.systemName ?? null);
-    await pool.mutex.run(() => reconcile(state, dataDir, pool.attachments, logger));
+    await pool.mutex.run(async () => {
+      await thawLeftovers(heldWritesFile(dataDir), logger);
+      await reconcile(state, dataDir, pool.attachments, logger);
+    });
     logger.info(
       { systemId: state.systemId, volumes: state.volumes.length, hosts: state.hosts.length, loopDevices: pool.attachments.count() },
       saved ? 'pool reopened and reconciled' : 'pool created',
@@ -330,6 +334,12 @@ export class Pool {
       const groupId = unusedId(draft);
       const created: VolumeRecord[] = [];
       const undo = (): Promise<void> => this.removeFiles(created.map((v) => v.id));
+      // Every member's writers wait from before the first copy until after the last: one point in time for all.
+      const writable = sources.flatMap((s) => this.attachments.device(s.id, 'ReadWrite') ?? []);
+      const hold = await holdWrites(writable, this.logger, heldWritesFile(this.dataDir));
+      if (hold.unheld.length > 0) {
+        this.logger.warn({ devices: hold.unheld }, 'no filesystem is mounted from these devices: writes to them are not held during the snapshot');
+      }
       try {
         for (const [i, source] of sources.entries()) {
           const id = unusedId(draft, created);
@@ -350,6 +360,8 @@ export class Pool {
       } catch (err) {
         await undo();
         throw err;
+      } finally {
+        await hold.release();
       }
       draft.volumes.push(...created);
       await commitOrUndo(commit, undo);

@@ -2,6 +2,7 @@ import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { ControllerHandlers } from '../gen/csi/v1/Controller.js';
+import type { GroupControllerHandlers } from '../gen/csi/v1/GroupController.js';
 import type { IdentityHandlers } from '../gen/csi/v1/Identity.js';
 import type { NodeHandlers } from '../gen/csi/v1/Node.js';
 import { loadCsi } from '../grpc/csi-package.js';
@@ -11,10 +12,12 @@ import { buildService, withCallerDecodingErrors, type HandlerDeps, type ServiceI
 import type { InflightKeys } from './inflight.js';
 import type { DriverMetrics } from './metrics.js';
 
-/** The service implementations to serve: Identity always, Controller and Node by mode. */
+/** The service implementations to serve: Identity always, Controller (and GroupController) and Node by mode. */
 export interface CsiServices {
   identity: ServiceImpl<IdentityHandlers>;
   controller?: ServiceImpl<ControllerHandlers>;
+  /** Only with a backend that takes group snapshots: otherwise its calls answer UNIMPLEMENTED, as for any unserved service. */
+  groupController?: ServiceImpl<GroupControllerHandlers>;
   node?: ServiceImpl<NodeHandlers>;
 }
 
@@ -42,13 +45,15 @@ export class CsiServer {
   constructor(private readonly options: CsiServerOptions) {
     const { grpc } = loadCsi();
     const deps: HandlerDeps = { log: options.log, metrics: options.metrics, inflight: options.inflight };
-    const { identity, controller, node } = options.services;
+    const { identity, controller, groupController, node } = options.services;
     // Undecodable bytes are the caller's mistake (INVALID_ARGUMENT), not grpc-js's INTERNAL.
     const identityDef = withCallerDecodingErrors(grpc.csi.v1.Identity.service);
     const controllerDef = withCallerDecodingErrors(grpc.csi.v1.Controller.service);
+    const groupControllerDef = withCallerDecodingErrors(grpc.csi.v1.GroupController.service);
     const nodeDef = withCallerDecodingErrors(grpc.csi.v1.Node.service);
     this.server.addService(identityDef, buildService<IdentityHandlers>(identityDef, identity, deps));
     if (controller) this.server.addService(controllerDef, buildService<ControllerHandlers>(controllerDef, controller, deps));
+    if (groupController) this.server.addService(groupControllerDef, buildService<GroupControllerHandlers>(groupControllerDef, groupController, deps));
     if (node) this.server.addService(nodeDef, buildService<NodeHandlers>(nodeDef, node, deps));
   }
 

@@ -70,7 +70,7 @@ export function withCallerDecodingErrors(definition: ServiceDefinition): Service
 }
 
 /** Methods called so often that their success is logged at debug. */
-const QUIET_METHODS = new Set(['Probe', 'NodeGetCapabilities', 'ControllerGetCapabilities', 'GetPluginInfo', 'GetPluginCapabilities']);
+const QUIET_METHODS = new Set(['Probe', 'NodeGetCapabilities', 'ControllerGetCapabilities', 'GroupControllerGetCapabilities', 'GetPluginInfo', 'GetPluginCapabilities']);
 
 interface GrpcStatusError {
   code: status;

@@ -12,8 +12,8 @@ export function isLogLevel(value: string): value is LevelWithSilent {
  * The process's root logger (JSON lines on stdout). Known credential paths are censored by pino itself as a
  * second line of defence; request bodies pass through util/redact before they reach a log call.
  */
-export function createLogger(level: LevelWithSilent, name = 'ferry'): Logger {
-  return pino({
+export function createLogger(level: LevelWithSilent, name = 'ferry', to: 'stdout' | 'stderr' = 'stdout'): Logger {
+  const options = {
     name,
     level,
     base: { pid: process.pid },
@@ -23,5 +23,7 @@ export function createLogger(level: LevelWithSilent, name = 'ferry'): Logger {
       censor: '[redacted]',
     },
     serializers: { err: pino.stdSerializers.err },
-  });
+  };
+  // A command whose standard output is its answer (`ferry adopt`) logs to standard error.
+  return to === 'stderr' ? pino(options, pino.destination(2)) : pino(options);
 }

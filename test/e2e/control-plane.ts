@@ -167,7 +167,8 @@ export async function startSnapshotController(ctx: ControlPlaneContext, kubeconf
   return startDaemon(ctx.records, {
     name: 'snapshot-controller',
     command: path.join(ctx.bin, 'snapshot-controller'),
-    args: [`--kubeconfig=${kubeconfig}`, '--leader-election=false', '--v=2'],
+    // CSIVolumeGroupSnapshot: VolumeGroupSnapshots (groupsnapshot.storage.k8s.io/v1) are served by the CRDs the harness installs.
+    args: [`--kubeconfig=${kubeconfig}`, '--leader-election=false', '--v=2', '--feature-gates=CSIVolumeGroupSnapshot=true'],
     logFile: path.join(ctx.logDir, 'snapshot-controller.log'),
     verbose: ctx.verbose,
   });

@@ -27,6 +27,7 @@ const SIDECAR_IMAGES: Record<string, { repository: string; tag: string }> = {
 export const STORAGE_CLASS = 'ferry-xfs';
 export const BLOCK_CLASS = 'ferry-raw';
 export const SNAPSHOT_CLASS = 'ferry-snapshots';
+export const GROUP_SNAPSHOT_CLASS = 'ferry-group-snapshots';
 export const NFS_CLASS = 'ferry-nfs';
 export const NFS_SERVER = 'nfs-e2e';
 export const NFS_SHARE = '/exports/share';
@@ -39,7 +40,7 @@ const SIDECARS = ['provisioner', 'attacher', 'resizer', 'snapshotter', 'nodeDriv
 
 export function e2eValues(input: E2eValuesInput): Record<string, unknown> {
   const sidecars = Object.fromEntries(
-    SIDECARS.map((name) => [name, { image: { ...(SIDECAR_IMAGES[name] ?? {}), pullPolicy: 'Never' } }]),
+    SIDECARS.map((name) => [name, { image: { ...(SIDECAR_IMAGES[name] ?? {}), pullPolicy: 'Never' }, ...(name === 'snapshotter' ? { volumeGroupSnapshots: true } : {}) }]),
   );
   const storageClass = (name: string, fsType: string): Record<string, unknown> => ({
     name,
@@ -97,6 +98,7 @@ export function e2eValues(input: E2eValuesInput): Record<string, unknown> {
       { name: NFS_CLASS, parameters: { backend: 'shared' }, reclaimPolicy: 'Delete', volumeBindingMode: 'Immediate' },
     ],
     volumeSnapshotClasses: [{ name: SNAPSHOT_CLASS, deletionPolicy: 'Delete' }],
+    volumeGroupSnapshotClasses: [{ name: GROUP_SNAPSHOT_CLASS, deletionPolicy: 'Delete' }],
     tests: { enabled: true, image: { repository: 'busybox', tag: '1.36', pullPolicy: 'Never' }, size: '1Gi', hostNetwork: true },
   };
 }

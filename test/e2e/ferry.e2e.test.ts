@@ -5,7 +5,7 @@ import { exec } from '../../src/util/exec.js';
 import { waitFor } from './daemon.js';
 import { FerryCluster, NAMESPACE, RELEASE } from './ferry-cluster.js';
 import { NFS_CLASS } from './ferry-values.js';
-import { NS, pod, pvc, snapshot, statefulSet } from './k8s-objects.js';
+import { NS, groupSnapshot, multiClaimPod, pod, pvc, snapshot, statefulSet } from './k8s-objects.js';
 import { mountsUnder } from './mounts.js';
 
 /**
@@ -141,6 +141,61 @@ describe('Ferry on a two-node cluster', () => {
     report(`snapshot: ReadyToUse in ${seconds(ready - t)}, restored PVC read on node2 ${seconds(Date.now() - ready)} later`);
   });
 
+  it('a VolumeGroupSnapshot of two PVCs written by one pod restores both at one point in time', async () => {
+    const labels = { 'ferry-e2e/group': 'ab' };
+    await apply(pvc('group-a', '1Gi', { labels }), pvc('group-b', '1Gi', { labels }));
+    // One writer: a sequence number to A, then the same to B, each synced. Any moment of both has seq(A) - seq(B) in {0, 1}.
+    const writer = 'i=0; while true; do i=$((i+1)); echo $i > /a/seq; sync; echo $i > /b/seq; sync; [ $i = 30 ] && echo running; done';
+    await apply(multiClaimPod('group-writer', 'node1', { a: 'group-a', b: 'group-b' }, writer, true));
+    await waitPod('group-writer', 'Running');
+    await waitFor('the writer to make 30 rounds', async () => (await logs('group-writer')).includes('running'), { timeoutMs: 120_000, intervalMs: 1_000 });
+    const t = Date.now();
+    await apply(groupSnapshot('group-ab', labels));
+    await waitFor('the VolumeGroupSnapshot to be ReadyToUse', async () => (await get<{ status?: { readyToUse?: boolean } }>('volumegroupsnapshot', 'group-ab'))?.status?.readyToUse === true, {
+      timeoutMs: 180_000,
+      intervalMs: 1_000,
+    });
+    const ready = Date.now();
+    await remove('pod', 'group-writer');
+    // Its member VolumeSnapshots, each matched to its source PVC through the content's volume handle.
+    interface Snap { metadata: { name: string; ownerReferences?: { kind: string; name: string }[] }; status?: { boundVolumeSnapshotContentName?: string; readyToUse?: boolean } }
+    const snaps = (await ferry.cluster.kubectl.getJson<{ items: Snap[] }>(['volumesnapshots', '-n', NS])).items.filter((v) =>
+      v.metadata.ownerReferences?.some((o) => o.kind === 'VolumeGroupSnapshot' && o.name === 'group-ab'),
+    );
+    expect(snaps).toHaveLength(2);
+    const handleOf = async (claim: string): Promise<string> => {
+      const volumeName = (await get<{ spec: { volumeName: string } }>('pvc', claim))?.spec.volumeName ?? '';
+      return (await get<{ spec: { csi: { volumeHandle: string } } }>('pv', volumeName, ''))?.spec.csi.volumeHandle ?? '';
+    };
+    const memberFor = async (claim: string): Promise<string> => {
+      const handle = await handleOf(claim);
+      for (const snap of snaps) {
+        const content = await get<{ spec: { source: { volumeHandle?: string } } }>('volumesnapshotcontent', snap.status?.boundVolumeSnapshotContentName ?? '', '');
+        if (content?.spec.source.volumeHandle === handle) return snap.metadata.name;
+      }
+      throw new Error(`no member snapshot of ${claim} (${handle})`);
+    };
+    await apply(pvc('group-a-restored', '8Gi', { fromSnapshot: await memberFor('group-a') }), pvc('group-b-restored', '8Gi', { fromSnapshot: await memberFor('group-b') }));
+    await apply(multiClaimPod('group-reader', 'node2', { a: 'group-a-restored', b: 'group-b-restored' }, 'echo $(cat /a/seq) $(cat /b/seq)'));
+    let seqs: number[];
+    try {
+      await waitPod('group-reader', 'Succeeded');
+      seqs = (await logs('group-reader')).trim().split(/\s+/).map(Number);
+    } finally {
+      await remove('pod', 'group-reader');
+    }
+    const [a = 0, b = 0] = seqs;
+    expect(a).toBeGreaterThanOrEqual(30);
+    expect([0, 1]).toContain(a - b);
+    // Deleting the group deletes its members (and their contents) with it.
+    await ferry.cluster.kubectl.run(['delete', 'volumegroupsnapshot', 'group-ab', '-n', NS, '--wait=true', '--timeout=120s'], { timeoutMs: 150_000 });
+    await waitFor('the group snapshot contents to be deleted', async () => (await ferry.cluster.kubectl.getJson<{ items: unknown[] }>(['volumegroupsnapshotcontents'])).items.length === 0, {
+      timeoutMs: 120_000,
+      intervalMs: 2_000,
+    });
+    report(`group snapshot: ReadyToUse in ${seconds(ready - t)}; restored on node2: seq A=${a} B=${b} (one point in time)`);
+  });
+
   it('online expansion of a mounted PVC is seen inside the pod', async () => {
     await apply(pvc('growing', '8Gi'), pod('grower', 'node2', 'growing', 'while true; do df -k /data | tail -1; sleep 1; done', { keepRunning: true }));
     await waitPod('grower', 'Running');
@@ -256,6 +311,7 @@ describe('Ferry on a two-node cluster', () => {
   it('deleting the PVCs and `helm uninstall` leave no volume, mapping, mount or loop device behind', async () => {
     await remove('statefulset', '--all');
     await remove('pod', '--all');
+    await remove('volumegroupsnapshot', '--all');
     await remove('volumesnapshot', '--all');
     await remove('pvc', '--all');
     await waitFor('every PersistentVolume to be deleted', async () => {

@@ -1,4 +1,4 @@
-import { BLOCK_CLASS, SNAPSHOT_CLASS, STORAGE_CLASS } from './ferry-values.js';
+import { BLOCK_CLASS, GROUP_SNAPSHOT_CLASS, SNAPSHOT_CLASS, STORAGE_CLASS } from './ferry-values.js';
 
 /**
  * The objects the scenarios create, as JSON manifests. Pods use the node's network (the cluster has no pod network)
@@ -10,12 +10,12 @@ export const NS = 'default';
 export function pvc(
   name: string,
   size: string,
-  options: { block?: boolean; fromSnapshot?: string; storageClass?: string; accessMode?: 'ReadWriteOnce' | 'ReadWriteMany' } = {},
+  options: { block?: boolean; fromSnapshot?: string; storageClass?: string; accessMode?: 'ReadWriteOnce' | 'ReadWriteMany'; labels?: Record<string, string> } = {},
 ): object {
   return {
     apiVersion: 'v1',
     kind: 'PersistentVolumeClaim',
-    metadata: { name, namespace: NS },
+    metadata: { name, namespace: NS, ...(options.labels ? { labels: options.labels } : {}) },
     spec: {
       accessModes: [options.accessMode ?? 'ReadWriteOnce'],
       storageClassName: options.storageClass ?? (options.block ? BLOCK_CLASS : STORAGE_CLASS),
@@ -32,6 +32,41 @@ export function snapshot(name: string, claim: string): object {
     kind: 'VolumeSnapshot',
     metadata: { name, namespace: NS },
     spec: { volumeSnapshotClassName: SNAPSHOT_CLASS, source: { persistentVolumeClaimName: claim } },
+  };
+}
+
+/** A VolumeGroupSnapshot of every PVC carrying `labels`. */
+export function groupSnapshot(name: string, labels: Record<string, string>): object {
+  return {
+    apiVersion: 'groupsnapshot.storage.k8s.io/v1',
+    kind: 'VolumeGroupSnapshot',
+    metadata: { name, namespace: NS },
+    spec: { volumeGroupSnapshotClassName: GROUP_SNAPSHOT_CLASS, source: { selector: { matchLabels: labels } } },
+  };
+}
+
+/** A pod on `node` with several claims, each mounted at /<claim's mount name>. */
+export function multiClaimPod(name: string, node: string, claims: Record<string, string>, script: string, keepRunning = false): object {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: NS },
+    spec: {
+      hostNetwork: true,
+      terminationGracePeriodSeconds: 2,
+      restartPolicy: keepRunning ? 'Always' : 'Never',
+      nodeSelector: { 'kubernetes.io/hostname': node },
+      containers: [
+        {
+          name: 'main',
+          image: 'busybox:1.36',
+          imagePullPolicy: 'Never',
+          command: ['sh', '-c', script],
+          volumeMounts: Object.keys(claims).map((mount) => ({ name: mount, mountPath: `/${mount}` })),
+        },
+      ],
+      volumes: Object.entries(claims).map(([mount, claim]) => ({ name: mount, persistentVolumeClaim: { claimName: claim } })),
+    },
   };
 }
 

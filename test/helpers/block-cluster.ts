@@ -5,6 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll } from '@jest/globals';
 import { exec } from '../../src/util/exec.js';
+import type { GroupControllerClient } from '../../src/gen/csi/v1/GroupController.js';
+import type { IdentityClient } from '../../src/gen/csi/v1/Identity.js';
 import type { ControllerClient } from '../../src/gen/csi/v1/Controller.js';
 import type { NodeClient } from '../../src/gen/csi/v1/Node.js';
 import type { Volume__Output } from '../../src/gen/csi/v1/Volume.js';
@@ -457,6 +459,16 @@ export class BlockCluster {
   get controller(): ControllerClient {
     if (!this.controllerClients) throw new Error('the controller is not running');
     return this.controllerClients.controller;
+  }
+
+  get identity(): IdentityClient {
+    if (!this.controllerClients) throw new Error('the controller is not running');
+    return this.controllerClients.identity;
+  }
+
+  get groupController(): GroupControllerClient {
+    if (!this.controllerClients) throw new Error('the controller is not running');
+    return this.controllerClients.groupController;
   }
 
   node(name: NodeName): NodeClient {

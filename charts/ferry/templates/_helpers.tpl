@@ -67,7 +67,21 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 {{- $backends = append $backends $b -}}
 {{- end -}}
-{{- toYaml (dict "backends" $backends "node" .Values.nodeConfig) -}}
+{{- $config := dict "backends" $backends "node" .Values.nodeConfig -}}
+{{- with .Values.csiPowerflex.secret -}}
+{{- $_ := set $config "csiPowerflexArrays" (dict "file" (include "ferry.csiPowerflexFile" $) "storagePool" (required "csiPowerflex.storagePool is required with csiPowerflex.secret" $.Values.csiPowerflex.storagePool)) -}}
+{{- end -}}
+{{- toYaml $config -}}
+{{- end -}}
+
+{{/* Where csi-powerflex's array Secret appears inside the controller's containers. */}}
+{{- define "ferry.csiPowerflexFile" -}}
+/etc/ferry/csi-powerflex/config
+{{- end -}}
+
+{{/* "true" when the nodes serve PowerFlex volumes: a powerflex backend, or csi-powerflex's arrays. */}}
+{{- define "ferry.hasPowerFlex" -}}
+{{- if or (include "ferry.hasBackendType" (dict "type" "powerflex" "backends" .Values.backends)) .Values.csiPowerflex.secret }}true{{ end -}}
 {{- end -}}
 
 {{/*
@@ -82,6 +96,15 @@ command from `node:`, so a compromised node holds nothing that could unmap or de
 {{- $_ := required (printf "backends %s: systemId is required (the node plugins take it from their configuration, never from the gateway)" .name) .systemId -}}
 {{- end -}}
 {{- $backends = append $backends (omit . "credentials" "ca" "username" "password" "passwordFile" "caFile" "insecure") -}}
+{{- end -}}
+{{- if .Values.csiPowerflex.secret -}}
+{{- $arrays := list -}}
+{{- range .Values.csiPowerflex.arrays -}}
+{{- $id := lower (required "csiPowerflex.arrays: each needs systemID" .systemID) -}}
+{{- $arrays = append $arrays (dict "name" $id "type" "powerflex" "endpoint" (required "csiPowerflex.arrays: each needs endpoint" .endpoint) "systemId" $id "storagePool" $.Values.csiPowerflex.storagePool) -}}
+{{- end -}}
+{{- if not $arrays -}}{{- fail "csiPowerflex.arrays must list every array's systemID and endpoint (the node plugins never read the Secret)" -}}{{- end -}}
+{{- $backends = concat $arrays $backends -}}
 {{- end -}}
 {{- /* Staging and publish paths are the kubelet's: refused anywhere else (node.kubeletDir, unless nodeConfig says). */ -}}
 {{- $node := deepCopy .Values.nodeConfig -}}
@@ -101,6 +124,13 @@ command from `node:`, so a compromised node holds nothing that could unmap or de
           items:
             - key: ferry.yaml
               path: ferry.yaml
+      {{- with .Values.csiPowerflex.secret }}
+      - secret:
+          name: {{ . }}
+          items:
+            - key: {{ $.Values.csiPowerflex.key }}
+              path: csi-powerflex/config
+      {{- end }}
       {{- range $b := .Values.backends }}
       {{- with $b.credentials }}
       - secret:

@@ -18,6 +18,7 @@ import { Provisioner } from './provisioner.js';
 import { PowerFlexNodeFencer } from './node-fencer.js';
 import { Publisher } from './publisher.js';
 import { Snapshotter } from './snapshotter.js';
+import { GroupSnapshotter } from './group-snapshotter.js';
 import { parseLocalId } from './volume-id.js';
 import type { PowerFlexBackendConfig } from './config.js';
 import type { ResolvedPool } from './systems.js';
@@ -62,6 +63,7 @@ export class PowerFlexBackend extends ComposedBackend implements Backend {
   protected readonly volumes: Provisioner;
   protected readonly publishing: Publisher;
   protected readonly snapshots: Snapshotter;
+  readonly groupSnapshots: GroupSnapshotter;
   readonly nodeFencing: PowerFlexNodeFencer;
   /** Set on a node plugin whose config names the system: then nothing here ever calls the gateway. */
   private readonly nodeSystemId: string | undefined;
@@ -99,6 +101,7 @@ export class PowerFlexBackend extends ComposedBackend implements Backend {
       liveness: hooks.liveness,
     });
     this.snapshots = new Snapshotter(this.client, catalog, system);
+    this.groupSnapshots = new GroupSnapshotter(this.client, catalog, system);
     this.nodeFencing = new PowerFlexNodeFencer(this.client, system, Math.round(config.preemptionConfirmSeconds * 1000));
   }
 

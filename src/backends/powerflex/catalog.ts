@@ -2,7 +2,7 @@ import { DomainError, isDomainError } from '../../errors.js';
 import { KiB } from '../../util/size.js';
 import type { OpContext, SnapshotRecord, VolumeRecord, VolumeSource } from '../backend.js';
 import type { PowerFlexClient } from './client.js';
-import { isFerryName, type NamedKind } from './naming.js';
+import { isFerryName, isGroupMemberName, type NamedKind } from './naming.js';
 import type { Sdc } from './types.js';
 import { formatLocalId, parseLocalId, type PowerFlexVolumeRef } from './volume-id.js';
 import type { VolumeInfo } from './volumes.js';
@@ -116,13 +116,18 @@ export function volumeRecord(
 }
 
 export function snapshotRecord(info: VolumeInfo, systemId: string): SnapshotRecord {
-  return {
+  const record: SnapshotRecord = {
     id: formatLocalId({ systemId, volumeId: info.id }),
     sourceVolumeId: formatLocalId({ systemId, volumeId: info.ancestorVolumeId ?? '' }),
     sizeBytes: info.sizeKiB * KiB,
     createdAt: info.creationTime,
     readyToUse: true,
   };
+  // Every gateway snapshot has a consistency group; only the members of a group snapshot Ferry took name theirs.
+  if (isGroupMemberName(info.name) && info.consistencyGroupId !== undefined) {
+    record.groupSnapshotId = formatLocalId({ systemId, volumeId: info.consistencyGroupId });
+  }
+  return record;
 }
 
 export function indexBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T> {

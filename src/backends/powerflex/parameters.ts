@@ -2,12 +2,14 @@ import { DomainError } from '../../errors.js';
 import type { ProvisioningType } from './types.js';
 
 /** StorageClass parameters the PowerFlex backend owns (REX-Ray's names where it had one). */
-export const POWERFLEX_PARAMETER_KEYS = ['storagePool', 'protectionDomain', 'thinOrThick'] as const;
+export const POWERFLEX_PARAMETER_KEYS = ['storagePool', 'protectionDomain', 'thinOrThick', 'systemId'] as const;
 
 export interface PowerFlexParameters {
   storagePool: string;
   protectionDomain: string | undefined;
   provisioning: ProvisioningType;
+  /** The system the StorageClass expects (csi-powerflex's `systemID`); undefined: whatever system the backend serves. */
+  systemId: string | undefined;
 }
 
 export interface ParameterDefaults {
@@ -25,5 +27,15 @@ export function parseParameters(parameters: Readonly<Record<string, string>>, de
   const storagePool = parameters['storagePool'] ?? defaults.storagePool;
   if (storagePool.trim() === '') throw new DomainError('invalid-argument', 'parameter storagePool: must not be empty');
   const protectionDomain = parameters['protectionDomain'] ?? defaults.protectionDomain;
-  return { storagePool, protectionDomain: protectionDomain === '' ? undefined : protectionDomain, provisioning: thinOrThick };
+  // Dell's tools print system ids in either case; the gateway's are lower-case.
+  const systemId = parameters['systemId']?.toLowerCase();
+  if (systemId !== undefined && !/^[0-9a-f]{16}$/.test(systemId)) throw new DomainError('invalid-argument', `parameter systemId: "${systemId}" is not a system id (16 lower-case hex characters)`);
+  return { storagePool, protectionDomain: protectionDomain === '' ? undefined : protectionDomain, provisioning: thinOrThick, systemId };
+}
+
+/** A StorageClass that names a system must be served by the backend of that system. */
+export function checkSystem(params: PowerFlexParameters, systemId: string): void {
+  if (params.systemId !== undefined && params.systemId !== systemId) {
+    throw new DomainError('invalid-argument', `parameter systemId: ${params.systemId} is not the system this backend serves (${systemId})`);
+  }
 }

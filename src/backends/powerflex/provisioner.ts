@@ -6,7 +6,7 @@ import { indexBy, sourceOf, volumeRecord } from './catalog.js';
 import type { PowerFlexClient } from './client.js';
 import { gatewayName, isFerryName } from './naming.js';
 import type { ParameterDefaults } from './parameters.js';
-import { parseParameters, type PowerFlexParameters } from './parameters.js';
+import { checkSystem, parseParameters, type PowerFlexParameters } from './parameters.js';
 import { allocationFor, fitsRange } from './sizing.js';
 import type { ResolvedPool } from './systems.js';
 import type { System } from './types.js';
@@ -32,6 +32,7 @@ export class Provisioner {
   async createVolume(input: CreateVolumeInput, ctx: OpContext): Promise<VolumeRecord> {
     const params = parseParameters(input.parameters, this.deps.defaults);
     const system = await this.deps.system(ctx);
+    checkSystem(params, system.id);
     const pool = await this.resolvePool(params, system.id, ctx);
     const name = gatewayName('volume', input.name);
 
@@ -136,6 +137,7 @@ export class Provisioner {
   async getCapacity(parameters: Readonly<Record<string, string>>, ctx: OpContext): Promise<CapacityRecord> {
     const params = parseParameters(parameters, this.deps.defaults);
     const system = await this.deps.system(ctx);
+    checkSystem(params, system.id);
     const pool = await this.resolvePool(params, system.id, ctx);
     const stats = await this.deps.client.systems.getStoragePoolStatistics(pool.storagePool.id, { signal: ctx.signal });
     // What a new volume may still reserve; the pool's total would promise space that is already provisioned.

@@ -233,6 +233,37 @@ func main() {
 	r.check("GetVolume snapshot", err, len(snaps) == 1 && snaps[0].VolumeType == "Snapshot" && snaps[0].AncestorVolumeID == id &&
 		snaps[0].VTreeID == volume.Volume.VTreeID && snaps[0].AccessModeLimit == "ReadOnly", volSummary(snaps))
 
+	// Dell's driver snapshots a group of volumes with one CreateSnapshotConsistencyGroup: one group id for all.
+	second, err := pool.CreateVolume(&types.VolumeParam{Name: name + "-2", VolumeSizeInKb: fmt.Sprint(8 * gib), VolumeType: "ThinProvisioned"})
+	r.check("CreateVolume second (for a consistency group)", err, second != nil && hexID.MatchString(second.ID), fmt.Sprintf("id %s", respID(second)))
+	if second != nil {
+		group, err := system.CreateSnapshotConsistencyGroup(&types.SnapshotVolumesParam{
+			SnapshotDefs: []*types.SnapshotDef{{VolumeID: id, SnapshotName: name + "-g1"}, {VolumeID: second.ID, SnapshotName: name + "-g2"}},
+			AccessMode:   "ReadOnly",
+		})
+		r.check("CreateSnapshotConsistencyGroup two volumes", err, group != nil && len(group.VolumeIDList) == 2 && hexID.MatchString(group.SnapshotGroupID), fmt.Sprintf("%+v", group))
+		members := []*types.Volume{}
+		if group != nil {
+			for _, memberID := range group.VolumeIDList {
+				got, _ := client.GetVolume("", memberID, "", "", false)
+				members = append(members, got...)
+			}
+		}
+		sameGroup := len(members) == 2
+		for i, m := range members {
+			sameGroup = sameGroup && group != nil && m.ConsistencyGroupID == group.SnapshotGroupID && m.AncestorVolumeID == []string{id, second.ID}[i]
+		}
+		r.check("GetVolume group members", nil, sameGroup, volSummary(members))
+		secondVolume, _ := client.GetVolume("", second.ID, "", "", false)
+		for _, m := range append(members, secondVolume...) {
+			v := goscaleio.NewVolume(client)
+			v.Volume = m
+			if err := v.RemoveVolume("ONLY_ME"); err != nil {
+				r.check("RemoveVolume group member or second volume", err, false, m.ID)
+			}
+		}
+	}
+
 	err = volume.SetVolumeSize("24")
 	grown := refresh()
 	r.check("SetVolumeSize 24 GiB", err, grown.SizeInKb == 24*gib, fmt.Sprintf("sizeInKb %d", grown.SizeInKb))

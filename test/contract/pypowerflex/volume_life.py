@@ -220,6 +220,28 @@ def life(run, args):  # pylint: disable=too-many-locals,too-many-statements
                   lambda v: v['volumeType'] == 'Snapshot' and v['ancestorVolumeId'] == vid and v['accessModeLimit'] == 'ReadOnly',
                   lambda v: f"{v['id']} {v['name']!r} {v['volumeType']} ancestor {v['ancestorVolumeId']}")
 
+    # Several definitions in one snapshot_volumes: one consistency group; remove_cg_snapshots removes it whole.
+    second = run.check('volume.create second (for a consistency group)', lambda: client.volume.create(pool_id, 8, name=f'{name}-2'),
+                       lambda v: HEX_ID.match(v['id']))
+    vid2 = second['id'] if second else None
+    if vid2:
+        group = run.check('system.snapshot_volumes two volumes',
+                          lambda: client.system.snapshot_volumes(system_id, [SnapshotDef(vid, f'{name}-g1'), SnapshotDef(vid2, f'{name}-g2')],
+                                                                 access_mode='ReadOnly'),
+                          lambda s: len(s['volumeIdList']) == 2 and HEX_ID.match(s['snapshotGroupId']))
+        if group:
+            gid = group['snapshotGroupId']
+            run.check('volume.get group members', lambda: [client.volume.get(entity_id=i) for i in group['volumeIdList']],
+                      lambda vs: [v['consistencyGroupId'] for v in vs] == [gid, gid] and [v['ancestorVolumeId'] for v in vs] == [vid, vid2],
+                      lambda vs: [(v['id'], v['consistencyGroupId'], v['ancestorVolumeId']) for v in vs])
+            run.check('system.remove_cg_snapshots', lambda: client.system.remove_cg_snapshots(system_id, gid),
+                      lambda r: r is not None)
+            run.refused('volume.get removed group member', lambda: client.volume.get(entity_id=group['volumeIdList'][1]),
+                        500, 79, 'Could not find the volume')
+            run.refused('system.remove_cg_snapshots again', lambda: client.system.remove_cg_snapshots(system_id, gid), 500, 185,
+                        'No volumes were found under the given consistency group or the consistency group ID is not valid')
+        run.check('volume.delete second', lambda: client.volume.delete(vid2, 'ONLY_ME'), lambda r: r == {})
+
     run.check('volume.extend to 24 GiB', lambda: client.volume.extend(vid, 24),
               lambda v: v['sizeInKb'] == 24 * GIB_IN_KB, lambda v: f"sizeInKb {v['sizeInKb']}")
     run.refused('volume.extend shrink', lambda: client.volume.extend(vid, 8), 500, 133, 'Volume capacity can only be increased')

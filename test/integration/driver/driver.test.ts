@@ -62,6 +62,12 @@ describe('ferry driver --mode all', () => {
       }
       const info = await call(c.node, 'NodeGetInfo', {});
       expect(info.node_id).toBe('node01');
+      // No backend takes group snapshots: the GroupController service is neither advertised nor served.
+      const plugin = await call(c.identity, 'GetPluginCapabilities', {});
+      expect(plugin.capabilities.some((cap) => cap.service?.type === 'GROUP_CONTROLLER_SERVICE')).toBe(false);
+      for (const method of Object.keys(grpc.csi.v1.GroupController.service)) {
+        expect({ method, code: await codeOf(callByName(c.groupController, method, {})) }).toEqual({ method, code: status.UNIMPLEMENTED });
+      }
     } finally {
       c.close();
     }
@@ -88,6 +94,22 @@ describe('ferry driver modes and flags', () => {
       nc.close();
       await controller.stop();
       await node.stop();
+    }
+  });
+
+  it('an NFS backend takes no group snapshots: no GROUP_CONTROLLER_SERVICE, and its calls answer UNIMPLEMENTED', async () => {
+    const config = path.join(tmp, 'nfs-only.yaml');
+    writeFileSync(config, 'backends:\n  - name: nfs\n    type: nfs\n    server: nfs.invalid\n    share: /exports\n');
+    const controller = await startDriver(['--mode', 'controller', '--config', config]);
+    const c = csiClients(controller.socket);
+    try {
+      const plugin = await call(c.identity, 'GetPluginCapabilities', {});
+      expect(plugin.capabilities.map((cap) => cap.service?.type).filter((t) => t !== undefined).sort()).toEqual(['CONTROLLER_SERVICE', 'VOLUME_ACCESSIBILITY_CONSTRAINTS']);
+      expect(await codeOf(call(c.groupController, 'GroupControllerGetCapabilities', {}))).toBe(status.UNIMPLEMENTED);
+      expect(await codeOf(call(c.groupController, 'CreateVolumeGroupSnapshot', { name: 'g', source_volume_ids: ['nfs:x'] }))).toBe(status.UNIMPLEMENTED);
+    } finally {
+      c.close();
+      await controller.stop();
     }
   });
 
