@@ -141,6 +141,9 @@ async function configFiles(): Promise<string> {
       `  deviceDir: ${path.join(pool.dataDir, 'hosts', NODE_GUID, 'by-id')}`,
       `  stateDir: ${path.join(work, 'node-state')}`,
       '  deviceWaitSeconds: 10',
+      // The test's staging and publish paths lie in its own work directory, not under /var/lib/kubelet.
+      '  kubeletRoots:',
+      `    - ${work}`,
       '',
     ].join('\n'),
   );
