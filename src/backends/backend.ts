@@ -2,6 +2,7 @@ import type { BackendConfig } from '../config/schema.js';
 import type { StorageEvidence } from '../preemption/evidence.js';
 import type { NodeLivenessSource, PreemptionRecorder } from '../preemption/recorder.js';
 import type { Logger } from '../util/log.js';
+import type { QosLimits } from '../parameters/qos.js';
 
 /**
  * What the CSI services need from a storage system. Backends speak in domain terms and throw DomainError;
@@ -152,6 +153,12 @@ export interface Backend {
   nodeTopology(ctx: OpContext): Promise<Record<string, string>>;
   /** Node side, optional: told this plugin's node id at NodeGetInfo, by backends that keep a register of their nodes (NFS). */
   registerNode?(nodeId: string, ctx: OpContext): Promise<void>;
+  /**
+   * Controller side, optional (backends that can limit a host's I/O to a volume): ControllerModifyVolume's QoS
+   * limits, applied at once to every current mapping and remembered for later ones. not-found for an unknown volume.
+   * A backend without it refuses QoS parameters.
+   */
+  modifyVolume?(id: string, limits: QosLimits, ctx: OpContext): Promise<void>;
   /** Controller side, optional: whole-node evidence and fencing, for the failover controller (backends that can cut a host off). */
   readonly nodeFencing?: NodeFencing;
 }
