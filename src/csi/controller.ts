@@ -198,8 +198,11 @@ export class ControllerService implements ServiceImpl<ControllerHandlers> {
     const backend = this.backends.forParameter(params.backend);
     const capabilities = req.volume_capabilities.map((c, i) => toCapability(c, `volume_capabilities[${i}]`));
     if (capabilities.some((c) => !backend.supports(c))) return { available_capacity: '0' };
-    if (req.accessible_topology && !topologyMatches([req.accessible_topology], await backend.nodeTopology(op(ctx)))) {
-      return { available_capacity: '0' };
+    // Per topology segment (the provisioner's CSIStorageCapacity objects): a backend answers for its own segment only,
+    // but one reachable from everywhere (no segment of its own: NFS) answers for every segment.
+    if (req.accessible_topology) {
+      const ours = await backend.nodeTopology(op(ctx));
+      if (Object.keys(ours).length > 0 && !topologyMatches([req.accessible_topology], ours)) return { available_capacity: '0' };
     }
     const capacity = await backend.getCapacity(params.backendParameters, op(ctx));
     return {
