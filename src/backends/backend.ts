@@ -181,10 +181,21 @@ export interface NodeFencing {
   fenceNode(nodeId: string, ctx: OpContext): Promise<string[]>;
 }
 
+/**
+ * What the CO records of a volume's mutable parameters (Kubernetes: the VolumeAttributesClass its PersistentVolume
+ * belongs to, which the csi-resizer sets after a successful ControllerModifyVolume). The CO never passes them to
+ * ControllerPublish, and any controller replica may serve a publish: this is the record every replica shares.
+ */
+export interface VolumeClassSource {
+  /** By the backend's local volume id; undefined when the CO names no class for it. */
+  mutableParametersOf(volumeId: string, signal: AbortSignal): Promise<Record<string, string> | undefined>;
+}
+
 /** What the driver lends its backends: where preemption decisions are recorded, and what Kubernetes knows of nodes. */
 export interface BackendHooks {
   recorder?: PreemptionRecorder;
   liveness?: NodeLivenessSource;
+  volumeClasses?: VolumeClassSource;
   /**
    * The process serves the Node service only (a node plugin): a backend then takes what the node side needs from its
    * configuration and never logs in to the storage system's management API (nodes hold no credentials).

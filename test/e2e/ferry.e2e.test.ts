@@ -184,16 +184,19 @@ describe('Ferry on a two-node cluster', () => {
 
   it('a VolumeAttributesClass change on a bound PVC changes its bandwidth limit live, measured by dd in the pod', async () => {
     await apply(volumeAttributesClass('ferry-qos-10m', { bandwidthLimitInKbps: '10240' }), volumeAttributesClass('ferry-qos-20m', { bandwidthLimitInKbps: '20480' }));
-    // 1 MiB direct writes in a loop, one dd figure per 24 MiB; busybox dd: "N bytes (...) copied, T seconds, ...".
-    const script = 'while true; do dd if=/dev/zero of=/dev/xvda bs=1048576 count=24 oflag=direct 2>&1 | tail -1; done';
+    // 1 MiB direct writes in a loop, one figure per 24 MiB, timed with /proc/uptime (10 ms steps): this busybox dd
+    // prints no rate of its own.
+    const script =
+      'while true; do a=$(cut -d" " -f1 /proc/uptime); dd if=/dev/zero of=/dev/xvda bs=1048576 count=24 oflag=direct 2>/dev/null || exit 1; ' +
+      'b=$(cut -d" " -f1 /proc/uptime); echo "wrote 25165824 bytes from $a to $b"; done';
     await apply(pvc('qos', '8Gi', { block: true, volumeAttributesClass: 'ferry-qos-10m' }), pod('qos-writer', 'node1', 'qos', script, { block: true, keepRunning: true }));
     await waitPod('qos-writer', 'Running');
     const rates = async (): Promise<number[]> =>
       (await logs('qos-writer'))
         .split('\n')
-        .map((l) => /(\d+) bytes .* copied, ([0-9.]+) seconds/.exec(l))
+        .map((l) => /^wrote (\d+) bytes from ([0-9.]+) to ([0-9.]+)$/.exec(l))
         .filter((m): m is RegExpExecArray => m !== null)
-        .map((m) => Number(m[1]) / Number(m[2]) / (1024 * 1024));
+        .map((m) => Number(m[1]) / (Number(m[3]) - Number(m[2])) / (1024 * 1024));
     const within = (rate: number, limit: number): boolean => Math.abs(rate - limit) <= limit * 0.1;
     // The first figure may include a moment before the container's cgroup got the rule: judge the later ones.
     await waitFor('three dd figures', async () => (await rates()).length >= 3, { timeoutMs: 120_000, intervalMs: 1_000 });

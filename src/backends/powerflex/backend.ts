@@ -94,7 +94,7 @@ export class PowerFlexBackend extends ComposedBackend implements Backend {
       system,
       defaults: { storagePool: config.storagePool, protectionDomain: config.protectionDomain, thinOrThick: config.thinOrThick },
     });
-    this.qos = new MappingQos(this.client, catalog);
+    this.qos = new MappingQos(this.client, catalog, hooks.volumeClasses);
     this.publishing = new Publisher(this.client, catalog, {
       qos: this.qos,
       maxVolumesPerNode: config.maxVolumesPerNode,

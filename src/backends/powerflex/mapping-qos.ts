@@ -1,4 +1,5 @@
-import type { OpContext } from '../backend.js';
+import { errorMessage } from '../../errors.js';
+import type { OpContext, VolumeClassSource } from '../backend.js';
 import { BANDWIDTH_GRAIN_KBPS, hasQos, overlayQos, parseQos, type QosLimits } from '../../parameters/qos.js';
 import type { Catalog } from './catalog.js';
 import type { PowerFlexClient } from './client.js';
@@ -11,12 +12,13 @@ export function limitsOfMapping(mapping: MappedSdcInfo): Required<QosLimits> {
 
 /**
  * The QoS of a volume's mappings (the gateway's setMappedSdcLimits, one mapping at a time), and which limits a new
- * mapping gets. A limit belongs to a mapping, not to the volume, so a mapping made later must be given it again:
- * - limits changed by ControllerModifyVolume are remembered here (the CO never passes them to ControllerPublish);
- * - else the volume's live mappings say what it runs with (a take-over reads the holder's before fencing it);
- * - else the volume context, which carries the StorageClass's (and CreateVolume's mutable_parameters') values.
- * The memory lasts as long as the controller process: after a restart, a volume with no mapping left is mapped
- * again with its context's limits (see docs/qos.md).
+ * mapping gets. A limit belongs to a mapping, not to the volume, so a mapping made later must be given it again. The
+ * CO never passes ControllerModifyVolume's parameters to ControllerPublish, so, each source over the one before:
+ * - the volume context, which carries the StorageClass's (and CreateVolume's mutable_parameters') values;
+ * - the volume's live mappings, when it has any: what it runs with (a take-over reads the holder's before fencing it);
+ * - the changes this process made with ControllerModifyVolume (for COs without a record of their own);
+ * - the CO's record, when there is one (Kubernetes: the PV's VolumeAttributesClass), which every controller replica
+ *   shares: the attacher's leader may run in another replica than the resizer's, and a process forgets on restart.
  */
 export class MappingQos {
   /** Changes made by ControllerModifyVolume, by gateway volume id: only the keys each change named. */
@@ -25,13 +27,33 @@ export class MappingQos {
   constructor(
     private readonly client: PowerFlexClient,
     private readonly catalog: Catalog,
+    private readonly classes: VolumeClassSource | undefined,
   ) {}
 
   /** The limits a mapping of this volume should carry; `mappings` as read before anything was changed. */
-  wanted(gatewayVolumeId: string, volumeContext: Readonly<Record<string, string>>, mappings: readonly MappedSdcInfo[]): QosLimits {
+  async wanted(
+    localId: string,
+    gatewayVolumeId: string,
+    volumeContext: Readonly<Record<string, string>>,
+    mappings: readonly MappedSdcInfo[],
+    ctx: OpContext,
+  ): Promise<QosLimits> {
     const [live] = mappings;
     const base = live ? limitsOfMapping(live) : parseQos(volumeContext, 'volume_context');
-    return overlayQos(base, this.modified.get(gatewayVolumeId) ?? {});
+    const known = overlayQos(base, this.modified.get(gatewayVolumeId) ?? {});
+    const recorded = await this.recordedClass(localId, ctx);
+    return recorded === undefined ? known : overlayQos(known, parseQos(recorded, 'VolumeAttributesClass'));
+  }
+
+  /** The CO's record; when it cannot be read, the publish goes on with what is known here (and says so). */
+  private async recordedClass(localId: string, ctx: OpContext): Promise<Record<string, string> | undefined> {
+    if (!this.classes) return undefined;
+    try {
+      return await this.classes.mutableParametersOf(localId, ctx.signal);
+    } catch (err) {
+      ctx.log.warn({ volumeId: localId, err: errorMessage(err) }, "cannot read the volume's VolumeAttributesClass; mapping with the limits known here");
+      return undefined;
+    }
   }
 
   /** Gives a fresh mapping its limits (a fresh mapping is unlimited, so there is nothing to send for none). */

@@ -47,7 +47,7 @@ export class Publisher {
     const accessMode = gatewayAccessMode(input);
     const multi = MULTI_NODE.has(input.capability.accessMode);
     // Read before a take-over removes the holder's mapping: the new one carries on with the same limits.
-    const limits = this.options.qos.wanted(info.id, input.volumeContext, info.mappings);
+    const limits = await this.options.qos.wanted(input.volumeId, info.id, input.volumeContext, info.mappings, ctx);
 
     const mine = info.mappings.find((m) => m.sdcId === sdc.id);
     if (mine) return this.republished(info.id, mine, accessMode, input, limits, ctx);

@@ -144,8 +144,14 @@ const CAPACITY = [
   ...verbs('get', 'pods@kube-system'),
   ...verbs('get', 'apps/replicasets@kube-system'),
 ];
-/** Ferry's controller container: preemption evidence (Node, CSINode ids, heartbeats) and Events on PVs. */
-const FERRY_CONTROLLER = [...verbs('get', 'nodes'), ...verbs('list', 'storage.k8s.io/csinodes'), ...verbs('list', 'persistentvolumes'), ...verbs('create', 'events')];
+/** Ferry's controller container: preemption evidence (Node, CSINode ids, heartbeats), Events on PVs, a PV's QoS class. */
+const FERRY_CONTROLLER = [
+  ...verbs('get', 'nodes'),
+  ...verbs('list', 'storage.k8s.io/csinodes'),
+  ...verbs('list', 'persistentvolumes'),
+  ...verbs('create', 'events'),
+  ...verbs('get', 'storage.k8s.io/volumeattributesclasses'),
+];
 const LEASES_READ = verbs('get,list', 'coordination.k8s.io/leases@kube-system');
 const LEASES_ELECT = verbs('create,update', 'coordination.k8s.io/leases@kube-system');
 /** The failover controller, in its own pods: what it reads in dry-run, and what it changes in on. */
