@@ -2,6 +2,7 @@ import type { BackendConfig } from '../config/schema.js';
 import type { StorageEvidence } from '../preemption/evidence.js';
 import type { NodeLivenessSource, PreemptionRecorder } from '../preemption/recorder.js';
 import type { Logger } from '../util/log.js';
+import type { QosLimits } from '../parameters/qos.js';
 
 /**
  * What the CSI services need from a storage system. Backends speak in domain terms and throw DomainError;
@@ -178,6 +179,12 @@ export interface Backend {
   nodeTopology(ctx: OpContext): Promise<Record<string, string>>;
   /** Node side, optional: told this plugin's node id at NodeGetInfo, by backends that keep a register of their nodes (NFS). */
   registerNode?(nodeId: string, ctx: OpContext): Promise<void>;
+  /**
+   * Controller side, optional (backends that can limit a host's I/O to a volume): ControllerModifyVolume's QoS
+   * limits, applied at once to every current mapping and remembered for later ones. not-found for an unknown volume.
+   * A backend without it refuses QoS parameters.
+   */
+  modifyVolume?(id: string, limits: QosLimits, ctx: OpContext): Promise<void>;
   /** Controller side, optional: whole-node evidence and fencing, for the failover controller (backends that can cut a host off). */
   readonly nodeFencing?: NodeFencing;
   /** Controller side, optional: group snapshots (GroupController), by backends that can take them at one instant. */
@@ -202,10 +209,21 @@ export interface NodeFencing {
   fenceNode(nodeId: string, ctx: OpContext): Promise<string[]>;
 }
 
+/**
+ * What the CO records of a volume's mutable parameters (Kubernetes: the VolumeAttributesClass its PersistentVolume
+ * belongs to, which the csi-resizer sets after a successful ControllerModifyVolume). The CO never passes them to
+ * ControllerPublish, and any controller replica may serve a publish: this is the record every replica shares.
+ */
+export interface VolumeClassSource {
+  /** By the backend's local volume id; undefined when the CO names no class for it. */
+  mutableParametersOf(volumeId: string, signal: AbortSignal): Promise<Record<string, string> | undefined>;
+}
+
 /** What the driver lends its backends: where preemption decisions are recorded, and what Kubernetes knows of nodes. */
 export interface BackendHooks {
   recorder?: PreemptionRecorder;
   liveness?: NodeLivenessSource;
+  volumeClasses?: VolumeClassSource;
   /**
    * The process serves the Node service only (a node plugin): a backend then takes what the node side needs from its
    * configuration and never logs in to the storage system's management API (nodes hold no credentials).

@@ -5,10 +5,16 @@ import type { Backend, BackendHooks } from './backend.js';
 import { createNfsBackend } from './nfs/backend.js';
 import { createPowerFlexBackend } from './powerflex/backend.js';
 
-/** A backend records decisions by its own volume ids; the recorder (logs, Events on the PV) needs the CSI id. */
+/**
+ * A backend speaks its own volume ids; the recorder (logs, Events on the PV) and the volume class source (the PV's
+ * VolumeAttributesClass, found by volume handle) need the CSI id.
+ */
 function scopedHooks(hooks: BackendHooks, backend: string): BackendHooks {
-  const { recorder } = hooks;
-  return recorder ? { ...hooks, recorder: { record: (r) => recorder.record({ ...r, volumeId: formatScopedId(backend, r.volumeId) }) } } : hooks;
+  const { recorder, volumeClasses } = hooks;
+  const scoped: BackendHooks = { ...hooks };
+  if (recorder) scoped.recorder = { record: (r) => recorder.record({ ...r, volumeId: formatScopedId(backend, r.volumeId) }) };
+  if (volumeClasses) scoped.volumeClasses = { mutableParametersOf: (id, signal) => volumeClasses.mutableParametersOf(formatScopedId(backend, id), signal) };
+  return scoped;
 }
 
 /** Builds the configured backends, in order (the first is the default for StorageClasses that name none). */

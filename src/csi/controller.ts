@@ -6,6 +6,8 @@ import type { ControllerExpandVolumeResponse } from '../gen/csi/v1/ControllerExp
 import type { ControllerGetCapabilitiesResponse } from '../gen/csi/v1/ControllerGetCapabilitiesResponse.js';
 import type { ControllerGetVolumeRequest__Output } from '../gen/csi/v1/ControllerGetVolumeRequest.js';
 import type { ControllerGetVolumeResponse } from '../gen/csi/v1/ControllerGetVolumeResponse.js';
+import type { ControllerModifyVolumeRequest__Output } from '../gen/csi/v1/ControllerModifyVolumeRequest.js';
+import type { ControllerModifyVolumeResponse } from '../gen/csi/v1/ControllerModifyVolumeResponse.js';
 import type { ControllerPublishVolumeRequest__Output } from '../gen/csi/v1/ControllerPublishVolumeRequest.js';
 import type { ControllerPublishVolumeResponse } from '../gen/csi/v1/ControllerPublishVolumeResponse.js';
 import type { _csi_v1_ControllerServiceCapability_RPC_Type } from '../gen/csi/v1/ControllerServiceCapability.js';
@@ -32,6 +34,7 @@ import type { ValidateVolumeCapabilitiesResponse } from '../gen/csi/v1/ValidateV
 import type { Volume } from '../gen/csi/v1/Volume.js';
 import type { VolumeContentSource } from '../gen/csi/v1/VolumeContentSource.js';
 import { checkVolumeContext } from '../parameters/volume-options.js';
+import { hasQos, overlayQos, parseMutableParameters, qosToContext, type QosLimits } from '../parameters/qos.js';
 import { PARAM_PREEMPTION } from '../preemption/policy.js';
 import type { CallContext, ServiceImpl } from '../server/handler.js';
 import { int64ToBigInt } from '../util/size.js';
@@ -94,15 +97,16 @@ export class ControllerService implements ServiceImpl<ControllerHandlers> {
   constructor(private readonly backends: BackendRegistry) {}
 
   async ControllerGetCapabilities(): Promise<ControllerGetCapabilitiesResponse> {
-    return { capabilities: CAPABILITIES.map((type) => ({ rpc: { type } })) };
+    // MODIFY_VOLUME only when a configured backend can change a volume's QoS: csi-sanity and the resizer then use it.
+    const types = this.backends.all.some((b) => b.modifyVolume) ? [...CAPABILITIES, 'MODIFY_VOLUME' as const] : CAPABILITIES;
+    return { capabilities: types.map((type) => ({ rpc: { type } })) };
   }
 
   async CreateVolume(req: CreateVolumeRequest__Output, ctx: CallContext): Promise<CreateVolumeResponse> {
     const name = requireField(req.name, 'name');
     const capabilities = toCapabilities(req.volume_capabilities);
-    // Ferry does not offer MODIFY_VOLUME: parameters meant to change later would silently never change.
-    const mutable = Object.keys(req.mutable_parameters).sort();
-    if (mutable.length > 0) throw new DomainError('invalid-argument', `mutable_parameters ${mutable.join(', ')}: this driver does not modify volumes (no MODIFY_VOLUME)`);
+    // Only QoS is mutable; the CSI spec has mutable_parameters win over parameters.
+    const mutable = parseMutableParameters(req.mutable_parameters);
     const capacity = {
       requiredBytes: int64ToBigInt(req.capacity_range?.required_bytes),
       limitBytes: int64ToBigInt(req.capacity_range?.limit_bytes),
@@ -111,6 +115,8 @@ export class ControllerService implements ServiceImpl<ControllerHandlers> {
     const backend = this.backends.forParameter(params.backend);
     capabilities.forEach((c, i) => checkCapabilityFlags(c, `volume_capabilities[${i}]`, backend, params.fsType));
     this.checkSupported(backend, capabilities);
+    const qos = overlayQos(params.qos, mutable);
+    this.checkQosSupported(backend, qos);
     const source = this.sourceOf(req, backend);
     await ctx.lock(`create-volume/${name}`);
     if (req.accessibility_requirements) await this.checkAccessible(req.accessibility_requirements, backend, ctx);
@@ -120,6 +126,7 @@ export class ControllerService implements ServiceImpl<ControllerHandlers> {
     if (params.mkfsOptions !== undefined) volumeContext[CONTEXT_MKFS_OPTIONS] = params.mkfsOptions;
     // Carried in the context so ControllerPublish, which sees no StorageClass, knows the volume's policy.
     if (params.preemption !== undefined) volumeContext[PARAM_PREEMPTION] = params.preemption;
+    Object.assign(volumeContext, qosToContext(qos));
     return { volume: this.volume(backend, record, volumeContext) };
   }
 
@@ -197,8 +204,11 @@ export class ControllerService implements ServiceImpl<ControllerHandlers> {
     const capabilities = req.volume_capabilities.map((c, i) => toCapability(c, `volume_capabilities[${i}]`));
     capabilities.forEach((c, i) => checkCapabilityFlags(c, `volume_capabilities[${i}]`, backend, params.fsType));
     if (capabilities.some((c) => !backend.supports(c))) return { available_capacity: '0' };
-    if (req.accessible_topology && !topologyMatches([req.accessible_topology], await backend.nodeTopology(op(ctx)))) {
-      return { available_capacity: '0' };
+    // Per topology segment (the provisioner's CSIStorageCapacity objects): a backend answers for its own segment only,
+    // but one reachable from everywhere (no segment of its own: NFS) answers for every segment.
+    if (req.accessible_topology) {
+      const ours = await backend.nodeTopology(op(ctx));
+      if (Object.keys(ours).length > 0 && !topologyMatches([req.accessible_topology], ours)) return { available_capacity: '0' };
     }
     const capacity = await backend.getCapacity(params.backendParameters, op(ctx));
     return {
@@ -225,6 +235,18 @@ export class ControllerService implements ServiceImpl<ControllerHandlers> {
     const result = await backend.expandVolume(localId, capacity, op(ctx));
     // A filesystem must be grown by the node that mounts it; a raw block device is its own size.
     return { capacity_bytes: result.capacityBytes.toString(), node_expansion_required: capability?.accessType !== 'block' };
+  }
+
+  async ControllerModifyVolume(req: ControllerModifyVolumeRequest__Output, ctx: CallContext): Promise<ControllerModifyVolumeResponse> {
+    const volumeId = requireField(req.volume_id, 'volume_id');
+    const limits = parseMutableParameters(req.mutable_parameters);
+    await ctx.lock(volumeId);
+    const { backend, localId } = this.resolve(volumeId, 'volume');
+    this.checkQosSupported(backend, limits);
+    if (backend.modifyVolume) await backend.modifyVolume(localId, limits, op(ctx));
+    // Nothing to change still answers for the volume: an unknown one is NOT_FOUND.
+    else await backend.getVolume(localId, op(ctx));
+    return {};
   }
 
   async CreateSnapshot(req: CreateSnapshotRequest__Output, ctx: CallContext): Promise<CreateSnapshotResponse> {
@@ -308,6 +330,12 @@ export class ControllerService implements ServiceImpl<ControllerHandlers> {
       if (!backend.supports(c)) {
         throw new DomainError('invalid-argument', `backend ${backend.name} cannot serve ${c.accessType} volumes as ${c.accessMode}`);
       }
+    }
+  }
+
+  private checkQosSupported(backend: Backend, limits: QosLimits): void {
+    if (hasQos(limits) && !backend.modifyVolume) {
+      throw new DomainError('invalid-argument', `backend ${backend.name} (${backend.type}) cannot limit a volume's I/O: remove bandwidthLimitInKbps and iopsLimit`);
     }
   }
 

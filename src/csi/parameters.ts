@@ -1,6 +1,7 @@
 import { DomainError } from '../errors.js';
 import { PARAM_PREEMPTION, parsePreemptionMode, type PreemptionMode } from '../preemption/policy.js';
 import { checkFsType, checkMkfsOptions } from '../parameters/volume-options.js';
+import { isQosKey, parseQos, QOS_KEYS, type QosLimits } from '../parameters/qos.js';
 import { DEFAULT_FS_TYPE, type FsType } from './capabilities.js';
 import { canonicalParameters } from './parameter-aliases.js';
 
@@ -23,6 +24,8 @@ export interface SplitParameters {
   mkfsOptions: string | undefined;
   /** Preemption policy for single-node volumes; undefined: the backend's default. */
   preemption: PreemptionMode | undefined;
+  /** Per-mapping QoS the StorageClass sets (csi-powerflex's keys); the volume context carries it to ControllerPublish. */
+  qos: QosLimits;
   /** What is left for the backend, already checked against its keys. */
   backendParameters: Record<string, string>;
 }
@@ -43,17 +46,17 @@ export function splitParameters(
   const backendParameters: Record<string, string> = {};
   const unknown: string[] = [];
   for (const [key, value] of Object.entries(parameters)) {
-    if (key === PARAM_BACKEND || key === PARAM_FS_TYPE || key === PARAM_MKFS_OPTIONS || key === PARAM_PREEMPTION || (key.startsWith(PROVISIONER_PREFIX) && !(PROVISIONER_METADATA.has(key) && allowed.has(key)))) continue;
+    if (key === PARAM_BACKEND || key === PARAM_FS_TYPE || key === PARAM_MKFS_OPTIONS || key === PARAM_PREEMPTION || isQosKey(key) || (key.startsWith(PROVISIONER_PREFIX) && !(PROVISIONER_METADATA.has(key) && allowed.has(key)))) continue;
     if (allowed.has(key)) backendParameters[key] = value;
     else unknown.push(key);
   }
   if (unknown.length > 0) {
-    const known = [PARAM_BACKEND, PARAM_FS_TYPE, PARAM_MKFS_OPTIONS, PARAM_PREEMPTION, ...[...allowed].filter((k) => !PROVISIONER_METADATA.has(k))].join(', ');
+    const known = [PARAM_BACKEND, PARAM_FS_TYPE, PARAM_MKFS_OPTIONS, PARAM_PREEMPTION, ...QOS_KEYS, ...[...allowed].filter((k) => !PROVISIONER_METADATA.has(k))].join(', ');
     throw new DomainError('invalid-argument', `unknown parameter${unknown.length > 1 ? 's' : ''} ${unknown.sort().join(', ')} (known: ${known})`);
   }
   // The node's own allow-list, now: a StorageClass the node would refuse fails at CreateVolume, not at the first mount.
   const mkfsOptions = parameters[PARAM_MKFS_OPTIONS];
   if (mkfsOptions !== undefined) checkMkfsOptions(mkfsOptions, fsType, `parameter ${PARAM_MKFS_OPTIONS}`, maxVolumeBytes);
   const preemption = parameters[PARAM_PREEMPTION] === undefined ? undefined : parsePreemptionMode(parameters[PARAM_PREEMPTION], 'safe');
-  return { backend, fsType, mkfsOptions, preemption, backendParameters };
+  return { backend, fsType, mkfsOptions, preemption, qos: parseQos(parameters, 'parameter'), backendParameters };
 }

@@ -1,5 +1,5 @@
 import os from 'node:os';
-import type { Backend } from '../backends/backend.js';
+import type { Backend, VolumeClassSource } from '../backends/backend.js';
 import { FailoverController } from '../failover/failover-controller.js';
 import { ClientNodeKubeApi, loadKubeConfig } from '../kube/client-node-kube-api.js';
 import { PersistentVolumeEvents } from '../kube/event-recorder.js';
@@ -25,6 +25,8 @@ export class KubernetesParts {
   private failover: FailoverController | undefined;
   readonly events: PreemptionRecorder;
   readonly liveness: NodeLivenessSource;
+  /** A volume's QoS class, from its PersistentVolume (any controller replica reads the same). */
+  readonly volumeClasses: VolumeClassSource;
 
   private constructor(
     private readonly api: KubeApi,
@@ -34,6 +36,7 @@ export class KubernetesParts {
   ) {
     this.events = new PersistentVolumeEvents(api, driverName, log.child({ component: 'events' }));
     this.liveness = new KubeNodeLiveness(api, driverName, options.namespace);
+    this.volumeClasses = { mutableParametersOf: (volumeHandle) => api.volumeAttributesOf(driverName, volumeHandle) };
   }
 
   static create(options: KubeOptions, driverName: string, log: Logger): KubernetesParts | undefined {

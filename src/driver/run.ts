@@ -94,7 +94,7 @@ export async function runDriver(options: DriverOptions): Promise<void> {
   const kube = KubernetesParts.create(options.kube, options.driverName, log);
   const backends = await createBackends(config.backends, config.node, log, {
     recorder: new LoggingPreemptionRecorder(log, metrics, kube?.events),
-    ...(kube ? { liveness: kube.liveness } : {}),
+    ...(kube ? { liveness: kube.liveness, volumeClasses: kube.volumeClasses } : {}),
     nodeOnly: options.mode === 'node',
   });
   let server: CsiServer | undefined;

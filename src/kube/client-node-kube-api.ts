@@ -220,6 +220,16 @@ export class ClientNodeKubeApi implements KubeApi {
     return pv?.metadata?.name;
   }
 
+  async volumeAttributesOf(driverName: string, volumeHandle: string): Promise<Record<string, string> | undefined> {
+    const list = await call('list persistentvolumes', this.timeoutMs, () => this.core.listPersistentVolume());
+    const pv = list.items.find((p) => p.spec?.csi?.driver === driverName && p.spec.csi.volumeHandle === volumeHandle);
+    const name = pv?.spec?.volumeAttributesClassName;
+    if (name === undefined || name === '') return undefined;
+    const vac = await orUndefinedOn404(() => call(`get volumeattributesclass ${name}`, this.timeoutMs, () => this.storage.readVolumeAttributesClass({ name })));
+    if (vac === undefined || vac.driverName !== driverName) return undefined;
+    return vac.parameters ?? {};
+  }
+
   async podsUsingDriver(nodeName: string, driverName: string): Promise<PodRef[]> {
     const pvs = await call('list persistentvolumes', this.timeoutMs, () => this.core.listPersistentVolume());
     const claims = new Set(

@@ -95,6 +95,12 @@ export interface KubeApi {
 
   /** The name of the PersistentVolume with this CSI volume handle, if any. */
   persistentVolumeOf(driverName: string, volumeHandle: string): Promise<string | undefined>;
+  /**
+   * The parameters of the VolumeAttributesClass that the PersistentVolume with this CSI volume handle belongs to
+   * (spec.volumeAttributesClassName, which the csi-resizer sets once a ControllerModifyVolume succeeded); undefined
+   * when there is no such PV, it names no class, or the class is gone or another driver's.
+   */
+  volumeAttributesOf(driverName: string, volumeHandle: string): Promise<Record<string, string> | undefined>;
   /** Pods bound to the node that mount a PersistentVolumeClaim whose volume belongs to this driver. */
   podsUsingDriver(nodeName: string, driverName: string): Promise<PodRef[]>;
   /** Deletes a pod with no grace period, as the pod garbage collector does on out-of-service nodes. */

@@ -2,10 +2,11 @@ import { DomainError, isDomainError } from '../errors.js';
 import { DEFAULT_FS_TYPE, isSupportedFsType, SUPPORTED_FS_TYPES, type FsType } from '../node/filesystem.js';
 import { parseMkfsArgs } from '../node/mkfs-options.js';
 import { parsePreemptionMode, PARAM_PREEMPTION } from '../preemption/policy.js';
+import { parseQos } from './qos.js';
 
 /**
  * The filesystem and policy values a StorageClass sets and the volume context carries to ControllerPublish and the
- * node (fsType, mkfsOptions, preemption), checked with the node's own allow-lists: a value the node would refuse is
+ * node (fsType, mkfsOptions, preemption; QoS limits in ./qos.ts), checked with the node's own allow-lists: a value the node would refuse is
  * refused at CreateVolume or ControllerPublish, with the parameter named, before anything exists in the storage system.
  */
 
@@ -68,6 +69,7 @@ export function checkVolumeContext(context: Readonly<Record<string, string>>, ca
   // The filesystem the node will make, by the node's rule: the capability's fs_type, else the context's, else ext4.
   const madeFsType = capabilityFsType !== '' && isSupportedFsType(capabilityFsType) ? capabilityFsType : (contextFsType ?? DEFAULT_FS_TYPE);
   if (mkfsOptions !== undefined) checkMkfsOptions(mkfsOptions, madeFsType, `volume_context.${CONTEXT_MKFS_OPTIONS}`);
+  parseQos(context, 'volume_context');
   const preemption = context[PARAM_PREEMPTION];
   if (preemption !== undefined) {
     try {

@@ -6,6 +6,8 @@ import type { Logger } from '../util/log.js';
 import { GiB, KiB } from '../util/size.js';
 import { measureUsage, requireRoom, roundToAllocationUnit, type Usage } from './accounting.js';
 import { Attachments, type IoWindow } from './attachments.js';
+import { BlkioThrottle } from './blkio-throttle.js';
+import { syncDeviceLimits } from './mapping-limits.js';
 import { CODES, PoolError, gatewayError, invalidRequest, volumeNotFound } from './errors.js';
 import { copyVolumeFile, createVolumeFile, growVolumeFile, removeVolumeFile } from './files.js';
 import { newId } from './ids.js';
@@ -84,6 +86,8 @@ export class Pool {
     capacityBytes: bigint,
     private readonly logger: Logger,
     readonly systemName: string | null,
+    /** Enforces the mappings' limits (setMappedSdcLimits) on their loop devices. */
+    private readonly throttle: BlkioThrottle,
   ) {
     this.capacityKiB = capacityBytes / KiB;
     this.attachments = new Attachments(dataDir, logger);
@@ -116,10 +120,11 @@ export class Pool {
     state.storagePool.name = settings.storagePool;
     for (const declared of settings.hosts) upsertHost(state, declared.name, declared.guid, undefined);
     await saveState(dataDir, state);
-    const pool = new Pool(state, dataDir, settings.capacityBytes, logger, settings.systemName ?? null);
+    const pool = new Pool(state, dataDir, settings.capacityBytes, logger, settings.systemName ?? null, await BlkioThrottle.open(logger));
     await pool.mutex.run(async () => {
       await thawLeftovers(heldWritesFile(dataDir), logger);
       await reconcile(state, dataDir, pool.attachments, logger);
+      for (const volume of state.volumes) await syncDeviceLimits(volume, pool.attachments, pool.throttle);
     });
     logger.info(
       { systemId: state.systemId, volumes: state.volumes.length, hosts: state.hosts.length, loopDevices: pool.attachments.count() },
@@ -143,7 +148,8 @@ export class Pool {
 
   /** Waits for the change in progress (if any) to finish; nothing new should be started afterwards. */
   async close(): Promise<void> {
-    await this.mutex.run(async () => undefined);
+    // The rules go with the process: a loop number reused after the pool is gone must not inherit them.
+    await this.mutex.run(() => this.throttle.close());
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -255,6 +261,7 @@ export class Pool {
           if (!hadDevice) await this.attachments.release(id, accessMode);
         },
       );
+      await syncDeviceLimits(volume, this.attachments, this.throttle);
       this.logger.info({ volumeId: id, sdcId: host.id, device, link, accessMode }, 'mapped');
     });
   }
@@ -275,25 +282,30 @@ export class Pool {
       for (const mode of new Set(removed.map((m) => m.accessMode))) {
         if (volume.mappings.some((m) => m.accessMode === mode)) continue;
         try {
+          const device = this.attachments.device(id, mode);
+          if (device !== undefined) await this.throttle.clear(device);
           await this.attachments.release(id, mode);
         } catch (err) {
           // The state no longer wants the device; the next start detaches it if this attempt could not.
           this.logger.warn({ volumeId: id, mode, err: errorMessage(err) }, 'cannot detach loop device');
         }
       }
+      await syncDeviceLimits(volume, this.attachments, this.throttle);
       this.logger.info({ volumeId: id, sdcIds: removed.map((m) => m.sdcId) }, 'unmapped');
     });
   }
 
-  setMappingLimits(id: string, sdcId: string, limits: { iops?: number; bandwidthKbps?: number }): Promise<void> {
+  setMappingLimits(id: string, sdc: SdcRef, limits: { iops?: number; bandwidthKbps?: number }): Promise<void> {
     return this.change(async (draft, commit) => {
       const volume = requireVolume(draft, id);
-      const host = requireSdc(draft, { sdcId });
+      const host = requireSdc(draft, sdc);
       const mapping = volume.mappings.find((m) => m.sdcId === host.id);
       if (!mapping) throw gatewayError('NotMappedToThisSdc', `SDC ${host.id}`);
       if (limits.iops !== undefined) mapping.limitIops = limits.iops;
       if (limits.bandwidthKbps !== undefined) mapping.limitBwInMbps = Math.floor(limits.bandwidthKbps / 1024);
       await commit();
+      await syncDeviceLimits(volume, this.attachments, this.throttle);
+      this.logger.info({ volumeId: id, sdcId: host.id, limitIops: mapping.limitIops, limitBwInMbps: mapping.limitBwInMbps }, 'mapping limits set');
     });
   }
 

@@ -4,7 +4,7 @@ import { readdirSync } from 'node:fs';
 import { exec } from '../../src/util/exec.js';
 import { waitFor } from './daemon.js';
 import { FerryCluster, NAMESPACE, RELEASE } from './ferry-cluster.js';
-import { NFS_CLASS } from './ferry-values.js';
+import { BLOCK_CLASS, NFS_CLASS } from './ferry-values.js';
 import { NS, groupSnapshot, multiClaimPod, pod, pvc, snapshot, statefulSet } from './k8s-objects.js';
 import { mountsUnder } from './mounts.js';
 
@@ -218,6 +218,23 @@ describe('Ferry on a two-node cluster', () => {
     const read = await runPod('raw-reader', 'node2', 'raw', `dd if=/dev/xvda bs=512 skip=2048 count=1 2>/dev/null | head -c ${data.length}`, true);
     expect(read).toBe(data);
     report('raw block PVC: written on node1 at 1 MiB, read back on node2');
+  });
+
+  it('storage capacity: CSIStorageCapacity objects per StorageClass and topology segment, from GetCapacity', async () => {
+    interface Capacity {
+      storageClassName: string;
+      capacity?: string;
+      nodeTopology?: { matchLabels?: Record<string, string> };
+    }
+    let items: Capacity[] = [];
+    await waitFor('CSIStorageCapacity objects for the block class', async () => {
+      const r = await ferry.cluster.kubectl.run(['get', 'csistoragecapacities', '-n', NAMESPACE, '-o', 'json'], { timeoutMs: 30_000 });
+      items = (JSON.parse(r.stdout) as { items: Capacity[] }).items;
+      return items.some((c) => c.storageClassName === BLOCK_CLASS && c.capacity !== undefined);
+    }, { timeoutMs: 180_000, intervalMs: 2_000 });
+    const block = items.filter((c) => c.storageClassName === BLOCK_CLASS);
+    report(`storage capacity: ${items.length} CSIStorageCapacity objects; ${BLOCK_CLASS}: ${block.map((c) => `${c.capacity ?? '?'} for ${JSON.stringify(c.nodeTopology?.matchLabels ?? {})}`).join('; ')}`);
+    expect(block.every((c) => Object.keys(c.nodeTopology?.matchLabels ?? {}).some((k) => k.startsWith('ferry.csi.io/powerflex-')))).toBe(true);
   });
 
   it('a ReadWriteMany NFS PVC is used by pods on both nodes at once', async () => {

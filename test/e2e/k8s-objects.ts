@@ -10,7 +10,7 @@ export const NS = 'default';
 export function pvc(
   name: string,
   size: string,
-  options: { block?: boolean; fromSnapshot?: string; storageClass?: string; accessMode?: 'ReadWriteOnce' | 'ReadWriteMany'; labels?: Record<string, string> } = {},
+  options: { block?: boolean; fromSnapshot?: string; storageClass?: string; accessMode?: 'ReadWriteOnce' | 'ReadWriteMany'; labels?: Record<string, string>; volumeAttributesClass?: string } = {},
 ): object {
   return {
     apiVersion: 'v1',
@@ -21,9 +21,15 @@ export function pvc(
       storageClassName: options.storageClass ?? (options.block ? BLOCK_CLASS : STORAGE_CLASS),
       volumeMode: options.block ? 'Block' : 'Filesystem',
       resources: { requests: { storage: size } },
+      ...(options.volumeAttributesClass ? { volumeAttributesClassName: options.volumeAttributesClass } : {}),
       ...(options.fromSnapshot ? { dataSource: { apiGroup: 'snapshot.storage.k8s.io', kind: 'VolumeSnapshot', name: options.fromSnapshot } } : {}),
     },
   };
+}
+
+/** A VolumeAttributesClass of Ferry's (storage.k8s.io/v1, GA in Kubernetes 1.34): QoS a bound PVC can switch to. */
+export function volumeAttributesClass(name: string, parameters: Record<string, string>): object {
+  return { apiVersion: 'storage.k8s.io/v1', kind: 'VolumeAttributesClass', metadata: { name }, driverName: 'ferry.csi.io', parameters };
 }
 
 export function snapshot(name: string, claim: string): object {

@@ -17,6 +17,8 @@ import { POWERFLEX_PARAMETER_KEYS } from './parameters.js';
 import { Provisioner } from './provisioner.js';
 import { PowerFlexNodeFencer } from './node-fencer.js';
 import { Publisher } from './publisher.js';
+import { MappingQos } from './mapping-qos.js';
+import type { QosLimits } from '../../parameters/qos.js';
 import { Snapshotter } from './snapshotter.js';
 import { GroupSnapshotter } from './group-snapshotter.js';
 import { parseLocalId } from './volume-id.js';
@@ -65,6 +67,7 @@ export class PowerFlexBackend extends ComposedBackend implements Backend {
   protected readonly snapshots: Snapshotter;
   readonly groupSnapshots: GroupSnapshotter;
   readonly nodeFencing: PowerFlexNodeFencer;
+  private readonly qos: MappingQos;
   /** Set on a node plugin whose config names the system: then nothing here ever calls the gateway. */
   private readonly nodeSystemId: string | undefined;
 
@@ -93,7 +96,9 @@ export class PowerFlexBackend extends ComposedBackend implements Backend {
       system,
       defaults: { storagePool: config.storagePool, protectionDomain: config.protectionDomain, thinOrThick: config.thinOrThick },
     });
+    this.qos = new MappingQos(this.client, catalog, hooks.volumeClasses);
     this.publishing = new Publisher(this.client, catalog, {
+      qos: this.qos,
       maxVolumesPerNode: config.maxVolumesPerNode,
       defaultPreemption: config.preemption,
       confirmWindowMs: Math.round(config.preemptionConfirmSeconds * 1000),
@@ -112,6 +117,10 @@ export class PowerFlexBackend extends ComposedBackend implements Backend {
   supports(capability: Capability): boolean {
     if (capability.accessType === 'block') return true;
     return capability.accessMode !== 'MULTI_NODE_MULTI_WRITER' && capability.accessMode !== 'MULTI_NODE_SINGLE_WRITER';
+  }
+
+  modifyVolume(id: string, limits: QosLimits, ctx: OpContext): Promise<void> {
+    return this.qos.modify(id, limits, ctx);
   }
 
   /** The SDC shows a mapped volume as `<deviceDir>/emc-vol-<systemId>-<volumeId>`, after a moment. */

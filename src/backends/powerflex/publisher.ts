@@ -8,7 +8,9 @@ import type { Catalog } from './catalog.js';
 import { describeSdc, indexBy, nodeIdOf } from './catalog.js';
 import { gatherStorageEvidence } from './holder-evidence.js';
 import type { PowerFlexClient } from './client.js';
+import type { MappingQos } from './mapping-qos.js';
 import type { AccessMode, MappedSdcInfo } from './types.js';
+import type { QosLimits } from '../../parameters/qos.js';
 
 /** Modes under which more than one host may hold the volume at once. */
 const MULTI_NODE: ReadonlySet<CsiAccessMode> = new Set(['MULTI_NODE_READER_ONLY', 'MULTI_NODE_SINGLE_WRITER', 'MULTI_NODE_MULTI_WRITER']);
@@ -27,6 +29,8 @@ export interface PublisherOptions {
   confirmWindowMs: number;
   recorder: PreemptionRecorder | undefined;
   liveness: NodeLivenessSource | undefined;
+  /** The volume's QoS: given to every mapping made here, and kept across a take-over. */
+  qos: MappingQos;
 }
 
 /** Mapping volumes to the SDCs of nodes (ControllerPublish / Unpublish), with preemption of dead holders. */
@@ -42,9 +46,11 @@ export class Publisher {
     const sdc = await this.catalog.sdcOfNode(ref.systemId, input.nodeId, ctx);
     const accessMode = gatewayAccessMode(input);
     const multi = MULTI_NODE.has(input.capability.accessMode);
+    // Read before a take-over removes the holder's mapping: the new one carries on with the same limits.
+    const limits = await this.options.qos.wanted(input.volumeId, info.id, input.volumeContext, info.mappings, ctx);
 
     const mine = info.mappings.find((m) => m.sdcId === sdc.id);
-    if (mine) return this.alreadyPublished(mine, accessMode, input.volumeId, input.nodeId);
+    if (mine) return this.republished(info.id, mine, accessMode, input, limits, ctx);
     const others = info.mappings.filter((m) => m.sdcId !== sdc.id);
     if (others.length > 0 && !multi) {
       const mode = parsePreemptionMode(input.volumeContext[PARAM_PREEMPTION], this.options.defaultPreemption);
@@ -59,12 +65,14 @@ export class Publisher {
       if (isDomainError(err, 'already-mapped') || isDomainError(err, 'mapped-elsewhere')) {
         const now = (await this.catalog.get('volume', input.volumeId, ctx)).info;
         const mapped = now.mappings.find((m) => m.sdcId === sdc.id);
-        if (mapped) return this.alreadyPublished(mapped, accessMode, input.volumeId, input.nodeId);
+        if (mapped) return this.republished(now.id, mapped, accessMode, input, limits, ctx);
         throw await this.heldElsewhere(input.volumeId, ref.systemId, now.mappings, ctx);
       }
       throw err;
     }
     ctx.log.info({ volumeId: input.volumeId, nodeId: input.nodeId, sdcId: sdc.id, accessMode, multi }, 'volume mapped');
+    // A failure here fails the publish; its retry finds the mapping and sets the limits (republished).
+    await this.options.qos.apply(info.id, sdc.id, limits, ctx);
     return {};
   }
 
@@ -138,6 +146,20 @@ export class Publisher {
     if (held >= this.options.maxVolumesPerNode) {
       throw new DomainError('resource-exhausted', `node ${nodeId} holds ${held} volumes, its limit (maxVolumesPerNode ${this.options.maxVolumesPerNode})`);
     }
+  }
+
+  /** The volume is mapped to the node already: the same publish again, whose limits must hold too. */
+  private async republished(
+    gatewayVolumeId: string,
+    mapping: MappedSdcInfo,
+    accessMode: AccessMode,
+    input: PublishInput,
+    limits: QosLimits,
+    ctx: OpContext,
+  ): Promise<Record<string, string>> {
+    const answer = this.alreadyPublished(mapping, accessMode, input.volumeId, input.nodeId);
+    await this.options.qos.ensure(gatewayVolumeId, mapping, limits, ctx);
+    return answer;
   }
 
   private alreadyPublished(mapping: MappedSdcInfo, accessMode: AccessMode, volumeId: string, nodeId: string): Record<string, string> {

@@ -143,12 +143,16 @@ export function volumeRoutes(router: ApiRouter, deps: ApiDeps): void {
     await pool.removeMapping(id, allSdcs ? 'all' : (sdcRef(body) ?? missing('sdcId')));
   });
 
+  // A limit left out (goscaleio omits empty ones, PyPowerFlex sends null) stays as it is; 0 is unlimited.
   action('setMappedSdcLimits', async (id, body) => {
-    const sdcId = requireString(body, 'sdcId');
+    const sdc = sdcRef(body) ?? missing('sdcId');
     const iops = optionalWireInt(body, 'iopsLimit');
     const bw = optionalWireInt(body, 'bandwidthLimitInKbps');
     if (iops === undefined && bw === undefined) missing('iopsLimit', 'bandwidthLimitInKbps');
-    await pool.setMappingLimits(id, sdcId, {
+    if (iops !== undefined && iops !== 0n && iops <= 10n) throw invalidRequest('Request message is not valid: iopsLimit must be greater than 10 (or 0, unlimited)');
+    if (bw !== undefined && bw % 1024n !== 0n) throw invalidRequest('Request message is not valid: bandwidthLimitInKbps must be granular to 1024 KB (or 0, unlimited)');
+    if ((iops ?? 0n) > 2_147_483_647n || (bw ?? 0n) > 2_147_483_647n) throw invalidRequest('Request message is not valid: the limit is too large');
+    await pool.setMappingLimits(id, sdc, {
       iops: iops === undefined ? undefined : Number(iops),
       bandwidthKbps: bw === undefined ? undefined : Number(bw),
     });

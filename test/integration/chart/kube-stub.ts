@@ -37,6 +37,7 @@ const GROUPS: Record<string, Resource[]> = {
   'storage.k8s.io/v1': [
     { name: 'storageclasses', kind: 'StorageClass', namespaced: false },
     { name: 'csidrivers', kind: 'CSIDriver', namespaced: false },
+    { name: 'volumeattributesclasses', kind: 'VolumeAttributesClass', namespaced: false },
   ],
   'rbac.authorization.k8s.io/v1': [
     { name: 'clusterroles', kind: 'ClusterRole', namespaced: false },

@@ -140,8 +140,24 @@ const GROUP_SNAPSHOTTER = [
   ...verbs('get,list,watch,update,patch', 'groupsnapshot.storage.k8s.io/volumegroupsnapshotcontents'),
   ...verbs('update,patch', 'groupsnapshot.storage.k8s.io/volumegroupsnapshotcontents/status'),
 ];
-/** Ferry's controller container: preemption evidence (Node, CSINode ids, heartbeats) and Events on PVs. */
-const FERRY_CONTROLLER = [...verbs('get', 'nodes'), ...verbs('list', 'storage.k8s.io/csinodes'), ...verbs('list', 'persistentvolumes'), ...verbs('create', 'events')];
+/**
+ * Storage capacity tracking (storageCapacity.enabled, the default): the provisioner's CSIStorageCapacity objects in the
+ * release namespace, and the walk from its pod to the Deployment that owns them; and the VolumeAttributesClass a PVC
+ * names at CreateVolume.
+ */
+const CAPACITY = [
+  ...verbs('get,list,watch,create,update,patch,delete', 'storage.k8s.io/csistoragecapacities@kube-system'),
+  ...verbs('get', 'pods@kube-system'),
+  ...verbs('get', 'apps/replicasets@kube-system'),
+];
+/** Ferry's controller container: preemption evidence (Node, CSINode ids, heartbeats), Events on PVs, a PV's QoS class. */
+const FERRY_CONTROLLER = [
+  ...verbs('get', 'nodes'),
+  ...verbs('list', 'storage.k8s.io/csinodes'),
+  ...verbs('list', 'persistentvolumes'),
+  ...verbs('create', 'events'),
+  ...verbs('get', 'storage.k8s.io/volumeattributesclasses'),
+];
 const LEASES_READ = verbs('get,list', 'coordination.k8s.io/leases@kube-system');
 const LEASES_ELECT = verbs('create,update', 'coordination.k8s.io/leases@kube-system');
 /** The failover controller, in its own pods: what it reads in dry-run, and what it changes in on. */
@@ -161,10 +177,16 @@ function workload(objs: readonly K8sObject[], component: keyof typeof WORKLOADS)
 describe('RBAC per service account, exactly', () => {
   test('the PowerFlex example (failover on, leader election on)', () => {
     expect(grants(render('-f', EXAMPLES.powerflex))).toEqual({
-      'ferry-controller': sorted(SIDECARS, FERRY_CONTROLLER, LEASES_READ, LEASES_ELECT),
+      'ferry-controller': sorted(SIDECARS, CAPACITY, FERRY_CONTROLLER, LEASES_READ, LEASES_ELECT),
       'ferry-failover': sorted(FAILOVER_READ, FAILOVER_ACT, LEASES_READ, LEASES_ELECT, FAILOVER_LEASE_DELETE),
       'ferry-node': HEARTBEAT,
     });
+  });
+
+  test('storage capacity tracking off: no CSIStorageCapacity grant, nor the owner walk', () => {
+    expect(grants(render('-f', EXAMPLES.powerflex, '--set', 'storageCapacity.enabled=false'))['ferry-controller']).toEqual(
+      sorted(SIDECARS, FERRY_CONTROLLER, LEASES_READ, LEASES_ELECT),
+    );
   });
 
   test('no sidecar container can taint a node, delete a pod or delete a Lease: those are the failover account\'s', () => {
@@ -174,7 +196,7 @@ describe('RBAC per service account, exactly', () => {
 
   test('failover dry-run: reads the nodes, never patches them nor deletes pods', () => {
     expect(grants(render('-f', EXAMPLES.powerflex, '--set', 'controller.failover.mode=dry-run'))).toEqual({
-      'ferry-controller': sorted(SIDECARS, FERRY_CONTROLLER, LEASES_READ, LEASES_ELECT),
+      'ferry-controller': sorted(SIDECARS, CAPACITY, FERRY_CONTROLLER, LEASES_READ, LEASES_ELECT),
       'ferry-failover': sorted(FAILOVER_READ, LEASES_READ, LEASES_ELECT, FAILOVER_LEASE_DELETE),
       'ferry-node': HEARTBEAT,
     });
@@ -182,7 +204,7 @@ describe('RBAC per service account, exactly', () => {
 
   test('failover off and no leader election: no failover account or pods; the controller only reads Leases', () => {
     const objs = render('-f', EXAMPLES.powerflex, '--set', 'controller.failover.mode=off', '--set', 'controller.leaderElection.enabled=false', '--set', 'controller.replicas=1');
-    expect(grants(objs)).toEqual({ 'ferry-controller': sorted(SIDECARS, FERRY_CONTROLLER, LEASES_READ), 'ferry-node': HEARTBEAT });
+    expect(grants(objs)).toEqual({ 'ferry-controller': sorted(SIDECARS, CAPACITY, FERRY_CONTROLLER, LEASES_READ), 'ferry-node': HEARTBEAT });
     expect(objs.filter((o) => o.metadata.name === 'ferry-failover')).toEqual([]);
   });
 

@@ -88,12 +88,23 @@ const CASES: Case[] = [
   { name: 'CreateVolume, fstype "ext4;id"', rpc: 'CreateVolume', request: createVolume('pvc-fs-shell', { 'csi.storage.k8s.io/fstype': 'ext4;id' }), code: status.INVALID_ARGUMENT, names: 'fstype' },
   { name: 'CreateVolume, preemption yolo', rpc: 'CreateVolume', request: createVolume('pvc-yolo', { preemption: 'yolo' }), code: status.INVALID_ARGUMENT, names: 'preemption' },
   { name: 'CreateVolume, mutable_parameters', rpc: 'CreateVolume', request: createVolume('pvc-mutable', {}, () => ({ mutable_parameters: { iops: '1000' } })), code: status.INVALID_ARGUMENT, names: 'mutable_parameters' },
+  // QoS (issue 15): the gateway's rules, at CreateVolume, ControllerPublish and ControllerModifyVolume; nothing changes.
+  { name: 'CreateVolume, bandwidthLimitInKbps not on the 1024 grain', rpc: 'CreateVolume', request: createVolume('pvc-bw', { bandwidthLimitInKbps: '1500' }), code: status.INVALID_ARGUMENT, names: 'bandwidthLimitInKbps' },
+  { name: 'CreateVolume, iopsLimit 10', rpc: 'CreateVolume', request: createVolume('pvc-iops', { iopsLimit: '10' }), code: status.INVALID_ARGUMENT, names: 'iopsLimit' },
+  { name: 'CreateVolume, mutable iopsLimit "fast"', rpc: 'CreateVolume', request: createVolume('pvc-iops-m', {}, () => ({ mutable_parameters: { iopsLimit: 'fast' } })), code: status.INVALID_ARGUMENT, names: 'mutable_parameters iopsLimit' },
+  { name: 'ControllerModifyVolume, immutable key', rpc: 'ControllerModifyVolume', request: () => ({ volume_id: volumeId, mutable_parameters: { storagePool: 'other' } }), code: status.INVALID_ARGUMENT, names: 'storagePool' },
+  { name: 'ControllerModifyVolume, bad bandwidth', rpc: 'ControllerModifyVolume', request: () => ({ volume_id: volumeId, mutable_parameters: { bandwidthLimitInKbps: '999' } }), code: status.INVALID_ARGUMENT, names: 'bandwidthLimitInKbps' },
+  { name: 'ControllerModifyVolume, no volume id', rpc: 'ControllerModifyVolume', request: () => ({ volume_id: '', mutable_parameters: { iopsLimit: '100' } }), code: status.INVALID_ARGUMENT, names: 'volume_id' },
+  { name: 'ControllerModifyVolume, wrong system', rpc: 'ControllerModifyVolume', request: () => ({ volume_id: wrongSystem(), mutable_parameters: { iopsLimit: '100' } }), code: status.NOT_FOUND },
+  { name: 'ControllerModifyVolume, a snapshot id', rpc: 'ControllerModifyVolume', request: () => ({ volume_id: snapshotId, mutable_parameters: { iopsLimit: '100' } }), code: status.NOT_FOUND },
   // Volume context values at ControllerPublish (a static PV's attributes come straight from its author).
   ...[
     { preemption: 'yolo' },
     { fsType: 'btrfs' },
     { fsType: 'ext4', mkfsOptions: '-d /etc' },
     { fsType: 'ext4', mkfsOptions: '-N 4294967296' },
+    { bandwidthLimitInKbps: '100' },
+    { iopsLimit: '-5' },
   ].map(
     (context): Case => ({
       name: `ControllerPublishVolume, volume_context ${JSON.stringify(context)}`,
@@ -110,7 +121,7 @@ async function poolState(): Promise<string> {
   const volumes = await pool.api<Volume[]>('GET', '/api/types/Volume/instances');
   expect(volumes.status).toBe(200);
   const view = volumes.body
-    .map((v) => ({ id: v.id, name: v.name, sizeInKb: v.sizeInKb, ancestor: v.ancestorVolumeId, mapped: (v.mappedSdcInfo ?? []).map((m) => m.sdcId).sort() }))
+    .map((v) => ({ id: v.id, name: v.name, sizeInKb: v.sizeInKb, ancestor: v.ancestorVolumeId, mapped: (v.mappedSdcInfo ?? []).map((m) => `${m.sdcId} ${m.limitIops} ${m.limitBwInMbps}`).sort() }))
     .sort((a, b) => a.id.localeCompare(b.id));
   return JSON.stringify(view);
 }

@@ -373,6 +373,13 @@ describe('NFS backend', () => {
     // The harness's export is a 4 GiB tmpfs.
     expect(BigInt(capacity.available_capacity ?? '0')).toBeGreaterThan(0n);
     expect(BigInt(capacity.available_capacity ?? '0')).toBeLessThanOrEqual(4n * BigInt(GiB));
+    // An export reachable from everywhere has no segment of its own: it answers for any segment the provisioner asks.
+    const inSegment = await call(cc.controller, 'GetCapacity', {
+      volume_capabilities: [capability()],
+      parameters: {},
+      accessible_topology: { segments: { 'ferry.csi.io/powerflex-0123456789abcdef': 'true' } },
+    });
+    expect(BigInt(inSegment.available_capacity ?? '0')).toBeGreaterThan(0n);
     await call(cc.controller, 'DeleteVolume', { volume_id: id });
   });
 
