@@ -1,7 +1,6 @@
 import os from 'node:os';
 import type { Backend } from '../backends/backend.js';
 import { FailoverController } from '../failover/failover-controller.js';
-import { ClientNodeKubeApi, loadKubeConfig } from '../kube/client-node-kube-api.js';
 import { PersistentVolumeEvents } from '../kube/event-recorder.js';
 import type { KubeApi } from '../kube/kube-api.js';
 import { LeaderElector } from '../kube/leader-election.js';
@@ -36,8 +35,11 @@ export class KubernetesParts {
     this.liveness = new KubeNodeLiveness(api, driverName, options.namespace);
   }
 
-  static create(options: KubeOptions, driverName: string, log: Logger): KubernetesParts | undefined {
+  static async create(options: KubeOptions, driverName: string, log: Logger): Promise<KubernetesParts | undefined> {
     if (!options.enabled) return undefined;
+    // Loaded only here: @kubernetes/client-node and its generated models are ~70 MiB of RSS and ~0.9 s of start-up,
+    // paid for nothing by a driver without Kubernetes (docs/benchmarks.md, "Where memory and CPU go").
+    const { ClientNodeKubeApi, loadKubeConfig } = await import('../kube/client-node-kube-api.js');
     const api = new ClientNodeKubeApi(loadKubeConfig(options.kubeconfig));
     return new KubernetesParts(api, options, driverName, log.child({ component: 'kubernetes' }));
   }

@@ -60,6 +60,8 @@ export interface StartDriverOptions {
   verbose: boolean;
   logLevel?: string;
   readyTimeoutMs?: number;
+  /** Node.js flags for the driver process, before the CLI entry (e.g. --cpu-prof for a benchmark's profile). */
+  nodeFlags?: readonly string[];
 }
 
 export interface DriverHandle {
@@ -77,6 +79,7 @@ export async function startDriver(options: StartDriverOptions): Promise<DriverHa
     name: options.name,
     command: options.node,
     args: [
+      ...(options.nodeFlags ?? []),
       options.cli,
       'driver',
       '--mode',
