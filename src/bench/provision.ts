@@ -48,6 +48,7 @@ interface BenchFlags {
   verbose?: boolean;
   dataDir?: string;
   driverNodeFlags?: string;
+  overheadVolumes: number;
 }
 
 function positiveInt(max: number): (value: string) => number {
@@ -258,10 +259,35 @@ async function bench(flags: BenchFlags): Promise<boolean> {
     out(`pool idle RSS       ${mib(idle.pool)}`);
     out(`pool peak RSS       ${peak(poolHwm, rss.peak(pool.process.pid))}`);
     out(`CPU time            driver ${cpu(cpuBefore.driver, cpuAfter.driver)}, pool ${cpu(cpuBefore.pool, cpuAfter.pool)}`);
+    const paired = (driverRpc: Map<Rpc, number[]>, driverWhole: number[], floorRpc: Map<Rpc, number[]>, floorWholeMs: number[]): string[] =>
+      overheadTable([
+        ...RPCS.map((rpc) => ({ name: rpc, driver: driverRpc.get(rpc) ?? [], floor: floorRpc.get(rpc) ?? [] })),
+        { name: 'whole lifecycle', driver: driverWhole, floor: floorWholeMs },
+      ]);
     out();
     out(`the floor: the same gateway requests and commands, no driver, ${flags.concurrency} at a time (${floorWhole.length} volumes in ${floorWallSeconds.toFixed(2)} s)`);
-    const rows = [...RPCS.map((rpc) => ({ name: rpc, driver: samples.get(rpc) ?? [], floor: floorSamples.get(rpc) ?? [] })), { name: 'whole lifecycle', driver: whole, floor: floorWhole }];
-    for (const line of overheadTable(rows)) out(line);
+    for (const line of paired(samples, whole, floorSamples, floorWhole)) out(line);
+
+    // The driver's own cost per RPC, without queueing: one volume at a time, driver and floor taking turns, so both
+    // see the same machine (other work on it comes and goes).
+    const own = { driver: new Map<Rpc, number[]>(RPCS.map((rpc) => [rpc, []])), floor: new Map<Rpc, number[]>(RPCS.map((rpc) => [rpc, []])) };
+    const ownWhole = { driver: [] as number[], floor: [] as number[] };
+    for (let i = 1; i <= flags.overheadVolumes && failures.length === 0 && !interrupt.signal.aborted; i++) {
+      const index = flags.volumes + i;
+      try {
+        let begun = performance.now();
+        await lifecycle(index, ctx, (rpc, ms) => own.driver.get(rpc)?.push(ms));
+        ownWhole.driver.push(performance.now() - begun);
+        begun = performance.now();
+        await floorLifecycle(index, floor, (rpc, ms) => own.floor.get(rpc)?.push(ms));
+        ownWhole.floor.push(performance.now() - begun);
+      } catch (err) {
+        failures.push(err instanceof Error ? err.message : String(err));
+      }
+    }
+    out();
+    out(`the driver's own cost per RPC: ${ownWhole.driver.length} volumes one at a time, driver and floor taking turns`);
+    for (const line of paired(own.driver, ownWhole.driver, own.floor, ownWhole.floor)) out(line);
   } catch (err) {
     failures.push(err instanceof Error ? err.message : String(err));
   } finally {
@@ -285,6 +311,7 @@ async function main(argv: readonly string[]): Promise<number> {
     .addOption(new Option('--size-gib <n>', 'volume size (the pool allocates in 8 GiB units)').argParser(positiveInt(1024)).default(8))
     .addOption(new Option('--plain-http', 'the pool serves plain HTTP (default: HTTPS with its own CA)'))
     .addOption(new Option('--verbose', "copy the child processes' logs to stderr"))
+    .addOption(new Option('--overhead-volumes <n>', 'volumes run one at a time, driver and floor in turn, for the per-RPC overhead').argParser(positiveInt(10_000)).default(30))
     .addOption(new Option('--driver-node-flags <flags>', 'Node.js flags for the driver, space-separated (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")'))
     .addOption(new Option('--data-dir <dir>', 'a new or empty work directory (default: a temporary one, removed afterwards)'));
   try {

@@ -12,11 +12,6 @@ import type { Logger } from '../util/log.js';
 import type { KubeOptions } from './kube-options.js';
 import { UsageError } from './usage-error.js';
 
-/** Leader election timings, as client-go's defaults. */
-const LEASE_DURATION_SECONDS = 15;
-const RENEW_DEADLINE_MS = 10_000;
-const RETRY_PERIOD_MS = 2_000;
-
 /** Ferry's Kubernetes side: built only when the API is configured; everything here stops with `stop()`. */
 export class KubernetesParts {
   private heartbeat: NodeHeartbeat | undefined;
@@ -79,9 +74,8 @@ export class KubernetesParts {
         namespace: this.options.namespace,
         leaseName: `${this.driverName.replace(/[^a-z0-9.-]/g, '-')}-failover`,
         identity,
-        leaseDurationSeconds: LEASE_DURATION_SECONDS,
-        renewDeadlineMs: RENEW_DEADLINE_MS,
-        retryPeriodMs: RETRY_PERIOD_MS,
+        // The flags' (client-go's defaults: 15 s, 10 s, 2 s); the chart sets shorter ones (docs/failover.md).
+        ...this.options.leaderElection,
       },
       log,
     );
