@@ -26,6 +26,15 @@ function helmBin(): string {
   return path.join(dir, 'helm');
 }
 
+/** A line of the pool's log: "mapped" names one SDC (sdcId), "unmapped" every SDC it removed (sdcIds). */
+export interface PoolLogLine {
+  msg?: string;
+  time?: string;
+  volumeId?: string;
+  sdcId?: string;
+  sdcIds?: string[];
+}
+
 export class FerryCluster {
   private readonly helm = helmBin();
   private readonly valuesFile: string;
@@ -168,11 +177,11 @@ export class FerryCluster {
   }
 
   /** The pool's log, JSON lines in the order the pool did things (one process: its changes are applied one at a time). */
-  poolLog(): { msg?: string; time?: string; volumeId?: string; sdcId?: string }[] {
+  poolLog(): PoolLogLine[] {
     return readFileSync(path.join(this.cluster.runDir, 'pool.log'), 'utf8')
       .split('\n')
       .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as { msg?: string; time?: string; volumeId?: string; sdcId?: string });
+      .map((line) => JSON.parse(line) as PoolLogLine);
   }
 
   loopDevices(): Promise<string[]> {

@@ -236,6 +236,13 @@ describe('Ferry on a two-node cluster', () => {
   it('100 PVCs from one StorageClass bind, 100 pods run with them mounted, and deleting them leaves nothing', async () => {
     const n = 100;
     const names = Array.from({ length: n }, (_, i) => `scale-${String(i).padStart(3, '0')}`);
+    // Timed from a ready driver (when this runs first after the install, the provisioner may not lead yet, or the node
+    // plugins may not have registered their topology, which it would retry with a back-off): provisioning is measured.
+    await waitFor('both node plugins registered with their topology, and a provisioner leading', async () => {
+      const csinodes = await ferry.cluster.kubectl.getJson<{ items: { spec: { drivers?: { name: string; topologyKeys?: string[] }[] } }[] }>(['csinodes']);
+      const registered = csinodes.items.filter((c) => (c.spec.drivers ?? []).some((d) => d.name === 'ferry.csi.io' && (d.topologyKeys ?? []).length > 0)).length;
+      return registered === 2 && (await leaderHolders()).provisioner !== undefined;
+    }, { timeoutMs: 120_000, intervalMs: 1_000 });
     const abortedBefore = await controllerAborts();
     const poolBefore = (await ferry.poolVolumes()).length;
     const loopsBefore = (await ferry.loopDevices()).length;
@@ -415,7 +422,7 @@ describe('Ferry on a two-node cluster', () => {
     // to the survivor.
     const entries = ferry.poolLog().slice(logBefore);
     for (const [name, volumeId] of pvNames) {
-      const unmapped = entries.findIndex((e) => e.msg === 'unmapped' && e.volumeId === volumeId && e.sdcId === sdc[victim]);
+      const unmapped = entries.findIndex((e) => e.msg === 'unmapped' && e.volumeId === volumeId && (e.sdcIds ?? []).includes(sdc[victim] ?? '?'));
       const mapped = entries.findIndex((e) => e.msg === 'mapped' && e.volumeId === volumeId && e.sdcId === sdc[survivor]);
       expect({ name, fencedFirst: unmapped >= 0 && mapped > unmapped }).toEqual({ name, fencedFirst: true });
     }
