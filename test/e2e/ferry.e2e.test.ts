@@ -387,12 +387,12 @@ describe('Ferry on a two-node cluster', () => {
     }
     const held = await leaderHolders();
     expect(held).toEqual({ failover: victim, attacher: victim, provisioner: victim });
-    const pvNames = new Map<string, string>();
+    const poolVolumeIds = new Map<string, string>();
     for (const name of names) {
       const claim = await get<{ spec: { volumeName: string } }>('pvc', `data-${name}-0`);
       const pv = await get<{ spec: { csi: { volumeHandle: string } } }>('pv', claim?.spec.volumeName ?? '', '');
       // pool:<system>-<volume>: the pool's own id is the last part.
-      pvNames.set(name, pv?.spec.csi.volumeHandle.split('-').pop() ?? '');
+      poolVolumeIds.set(name, pv?.spec.csi.volumeHandle.split('-').pop() ?? '');
     }
     const sdc = await ferry.sdcIds();
     const logBefore = ferry.poolLog().length;
@@ -402,26 +402,43 @@ describe('Ferry on a two-node cluster', () => {
     await exec('sync', []);
     await ferry.setSdcState(victim, 'Disconnected');
     const recovered = new Map<string, number>();
+    // The part Ferry and the sidecars control: the volume attached to the survivor (its VolumeAttachment attached).
+    const attached = new Map<string, number>();
     while (recovered.size < count && Date.now() - died < 120_000) {
-      const pods = await podsLabelled('fleet=yes').catch(() => [] as PodJson[]);
-      for (const p of pods) {
-        const podName = p.metadata.name;
-        if (recovered.has(podName) || p.spec.nodeName !== survivor || p.status.phase !== 'Running' || p.metadata.deletionTimestamp) continue;
-        if ((await logs(podName).catch(() => '')).includes(`found ${tokens.get(podName) ?? '?'}`)) recovered.set(podName, Date.now() - died);
+      const [pods, attachments] = await Promise.all([
+        podsLabelled('fleet=yes').catch(() => [] as PodJson[]),
+        ferry.cluster.kubectl
+          .getJson<{ items: { spec: { nodeName: string; source: { persistentVolumeName?: string } }; status?: { attached?: boolean } }[] }>(['volumeattachments'])
+          .then((l) => l.items)
+          .catch(() => []),
+      ]);
+      for (const va of attachments) {
+        const pv = va.spec.source.persistentVolumeName ?? '';
+        if (va.spec.nodeName === survivor && va.status?.attached === true && !attached.has(pv)) attached.set(pv, Date.now() - died);
       }
+      // Logs read side by side: one after another, 20 pods' reads would make the measurement itself slow.
+      await Promise.all(
+        pods
+          .filter((p) => !recovered.has(p.metadata.name) && p.spec.nodeName === survivor && p.status.phase === 'Running' && !p.metadata.deletionTimestamp)
+          .map(async (p) => {
+            if ((await logs(p.metadata.name).catch(() => '')).includes(`found ${tokens.get(p.metadata.name) ?? '?'}`)) recovered.set(p.metadata.name, Date.now() - died);
+          }),
+      );
       await new Promise((r) => setTimeout(r, 500));
     }
     const times = [...recovered.values()];
+    const attachTimes = [...attached.values()];
     report(
       `failover of ${count} pods, every controller leader (failover controller, csi-attacher, csi-provisioner) on the dying node: ` +
-        `${recovered.size} of ${count} Running on ${survivor} with their data; first ${seconds(Math.min(...times))}, p50 ${seconds(percentileOf(times, 50))}, max ${seconds(Math.max(...times))}`,
+        `${recovered.size} of ${count} Running on ${survivor} with their data; first ${seconds(Math.min(...times))}, p50 ${seconds(percentileOf(times, 50))}, max ${seconds(Math.max(...times))}` +
+        `; volumes attached to ${survivor} (${attachTimes.length} of ${count}): p50 ${seconds(percentileOf(attachTimes, 50))}, max ${seconds(Math.max(...attachTimes))}`,
     );
     expect(recovered.size).toBe(count);
 
     // Never two writers: in the pool's own order, each volume lost its mapping to the dead node before it was mapped
     // to the survivor.
     const entries = ferry.poolLog().slice(logBefore);
-    for (const [name, volumeId] of pvNames) {
+    for (const [name, volumeId] of poolVolumeIds) {
       const unmapped = entries.findIndex((e) => e.msg === 'unmapped' && e.volumeId === volumeId && (e.sdcIds ?? []).includes(sdc[victim] ?? '?'));
       const mapped = entries.findIndex((e) => e.msg === 'mapped' && e.volumeId === volumeId && e.sdcId === sdc[survivor]);
       expect({ name, fencedFirst: unmapped >= 0 && mapped > unmapped }).toEqual({ name, fencedFirst: true });
