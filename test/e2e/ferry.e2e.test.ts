@@ -445,15 +445,24 @@ describe('Ferry on a two-node cluster', () => {
     }
     report(`failover of ${count} pods: in the pool's log every volume was unmapped from ${victim} before it was mapped to ${survivor}`);
 
+    // The pods are gone from the dead node's point of view: removed before it comes back, so it returns to nothing.
+    await remove('statefulset', ...names);
+    await remove('pvc', ...names.map((name) => `data-${name}-0`));
     await ferry.setSdcState(victim, 'Connected');
-    await ferry.cluster.reviveNode(victim);
+    try {
+      await ferry.cluster.reviveNode(victim);
+    } catch (err) {
+      // Seen once under a load average of 33: the restarted kubelet exited at once (exit 1). The node is what the
+      // later scenarios need back, not what this one measures: stop what did start, and start it once more.
+      log(`${victim} did not come back (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); killing what started and reviving it again`);
+      await ferry.cluster.killNode(victim);
+      await ferry.cluster.reviveNode(victim);
+    }
     await ferry.cluster.waitForNodeReady(victim, 'True', 180_000);
     await waitFor('the out-of-service taint to be removed', async () => {
       const node = await get<{ spec: { taints?: { key: string }[] } }>('node', victim, '');
       return !(node?.spec.taints ?? []).some((t) => t.key === 'node.kubernetes.io/out-of-service');
     }, { timeoutMs: 120_000, intervalMs: 1_000 });
-    await remove('statefulset', ...names);
-    await remove('pvc', ...names.map((name) => `data-${name}-0`));
   });
 
   it('deleting the PVCs and `helm uninstall` leave no volume, mapping, mount or loop device behind', async () => {
