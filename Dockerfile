@@ -31,5 +31,7 @@ COPY --from=build /src/node_modules node_modules
 COPY --from=build /src/dist dist
 COPY --from=build /src/proto proto
 RUN ln -s /opt/ferry/dist/cli.js /usr/local/bin/ferry && ferry --version
+# The driver's heap and threadpool (src/driver/runtime-settings.ts says why; a unit test keeps the two the same).
+ENV NODE_OPTIONS="--max-semi-space-size=1" UV_THREADPOOL_SIZE=16
 ENTRYPOINT ["ferry"]
 CMD ["--help"]

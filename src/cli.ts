@@ -34,6 +34,9 @@ function driverCommand(): Command {
     )
     .addOption(new Option('--failover <mode>', 'controller: the failover controller: off, dry-run or on').env('FERRY_FAILOVER').default('off'))
     .addOption(new Option('--failover-interval-seconds <s>', 'controller: how often the failover controller looks at the nodes').env('FERRY_FAILOVER_INTERVAL_SECONDS').default('2'))
+    .addOption(new Option('--leader-lease-seconds <s>', 'controller: the failover controller\'s leader Lease duration').env('FERRY_LEADER_LEASE_SECONDS').default('15'))
+    .addOption(new Option('--leader-renew-deadline-seconds <s>', 'controller: a leader that has not renewed within this gives up').env('FERRY_LEADER_RENEW_DEADLINE_SECONDS').default('10'))
+    .addOption(new Option('--leader-retry-period-seconds <s>', 'controller: how often candidates and the leader try the Lease').env('FERRY_LEADER_RETRY_PERIOD_SECONDS').default('2'))
     .action(async (flags: RawDriverFlags) => {
       await runDriver(validateDriverFlags(flags));
     });

@@ -12,7 +12,8 @@ import { preflightProblems } from '../harness/preflight.js';
 import { Teardown } from '../harness/teardown.js';
 import { GiB, mountCapability, storageClassParameters } from '../harness/volumes.js';
 import { createWorkspace, removeWorkspace } from '../harness/workspace.js';
-import { cpuSeconds, latencyTable, RssSampler, statusBytes } from './stats.js';
+import { floorContext, floorLifecycle } from './floor.js';
+import { cpuSeconds, latencyTable, overheadTable, RssSampler, statusBytes } from './stats.js';
 
 /**
  * `npm run bench:provision`: the whole life of N volumes, C at a time, through one `ferry driver --mode all` on a fresh
@@ -20,6 +21,9 @@ import { cpuSeconds, latencyTable, RssSampler, statusBytes } from './stats.js';
  * ControllerUnpublish → DeleteVolume, over real gRPC, with real mkfs, mounts and loop devices. Prints the latency
  * percentiles of each RPC, the wall time, the throughput and the driver's peak memory. A benchmark prints figures; it
  * judges nothing (exit 1 only when an RPC failed or the clean-up found something left behind).
+ *
+ * In the same run, the floor (floor.ts): the same volumes' gateway requests and commands made directly, with no
+ * driver, at the same concurrency; the driver's own cost per RPC is its latency less the floor's.
  */
 const RPCS = [
   'CreateVolume',
@@ -43,6 +47,8 @@ interface BenchFlags {
   plainHttp?: boolean;
   verbose?: boolean;
   dataDir?: string;
+  driverNodeFlags?: string;
+  overheadVolumes: number;
 }
 
 function positiveInt(max: number): (value: string) => number {
@@ -181,6 +187,7 @@ async function bench(flags: BenchFlags): Promise<boolean> {
       configFile,
       logFile: ws.logFile('driver'),
       verbose: flags.verbose === true,
+      nodeFlags: flags.driverNodeFlags?.split(/\s+/).filter((f) => f !== '') ?? [],
     });
     teardown.push('stop the driver', () => driver.stop());
     const info = await call(driver.clients.node, 'NodeGetInfo', {});
@@ -188,32 +195,52 @@ async function bench(flags: BenchFlags): Promise<boolean> {
 
     // One volume first, not counted: the first login, the first mkfs and the JIT are not what is being measured.
     await lifecycle(0, ctx, () => undefined);
+    const floor = await floorContext(pool, HOST.guid, nodeDir, flags.fsType, flags.sizeGib * GiB);
+    teardown.push('close the floor\'s gateway connections', () => Promise.resolve(floor.gateway.close()));
+    await floorLifecycle(0, floor, () => undefined);
+    // Idle: started, logged in, one volume served, then a second with nothing to do.
+    await new Promise((r) => setTimeout(r, 1_000));
+    const idle = { driver: await statusBytes(driver.process.pid, 'VmRSS'), pool: await statusBytes(pool.process.pid, 'VmRSS') };
 
     const samples = new Map<Rpc, number[]>(RPCS.map((rpc) => [rpc, []]));
     const whole: number[] = [];
     const rss = new RssSampler([driver.process.pid, pool.process.pid]);
     const cpuBefore = { driver: await cpuSeconds(driver.process.pid), pool: await cpuSeconds(pool.process.pid) };
-    let next = 1;
-    const started = performance.now();
-    const worker = async (): Promise<void> => {
-      while (next <= flags.volumes && failures.length === 0 && !interrupt.signal.aborted) {
-        const index = next++;
-        const begun = performance.now();
-        try {
-          await lifecycle(index, ctx, (rpc, ms) => samples.get(rpc)?.push(ms));
-          whole.push(performance.now() - begun);
-        } catch (err) {
-          failures.push(err instanceof Error ? err.message : String(err));
+    /** Runs `life` for volumes 1..N, C at a time; answers the wall time in seconds. */
+    const phase = async (life: (index: number) => Promise<void>): Promise<number> => {
+      let next = 1;
+      const started = performance.now();
+      const worker = async (): Promise<void> => {
+        while (next <= flags.volumes && failures.length === 0 && !interrupt.signal.aborted) {
+          const index = next++;
+          try {
+            await life(index);
+          } catch (err) {
+            failures.push(err instanceof Error ? err.message : String(err));
+          }
         }
-      }
+      };
+      await Promise.all(Array.from({ length: Math.min(flags.concurrency, flags.volumes) }, worker));
+      return (performance.now() - started) / 1000;
     };
-    await Promise.all(Array.from({ length: Math.min(flags.concurrency, flags.volumes) }, worker));
-    const wallSeconds = (performance.now() - started) / 1000;
+    const wallSeconds = await phase(async (index) => {
+      const begun = performance.now();
+      await lifecycle(index, ctx, (rpc, ms) => samples.get(rpc)?.push(ms));
+      whole.push(performance.now() - begun);
+    });
     await rss.sample();
     rss.stop();
     const driverHwm = await statusBytes(driver.process.pid, 'VmHWM');
     const poolHwm = await statusBytes(pool.process.pid, 'VmHWM');
     const cpuAfter = { driver: await cpuSeconds(driver.process.pid), pool: await cpuSeconds(pool.process.pid) };
+    // The floor: the same requests and commands with no driver, the same number in flight, right after.
+    const floorSamples = new Map<Rpc, number[]>(RPCS.map((rpc) => [rpc, []]));
+    const floorWhole: number[] = [];
+    const floorWallSeconds = await phase(async (index) => {
+      const begun = performance.now();
+      await floorLifecycle(index, floor, (rpc, ms) => floorSamples.get(rpc)?.push(ms));
+      floorWhole.push(performance.now() - begun);
+    });
     const cpu = (before: number | undefined, after: number | undefined): string =>
       before === undefined || after === undefined ? '?' : `${(after - before).toFixed(1)} s (${(((after - before) / wallSeconds) * 100).toFixed(0)}% of one CPU)`;
 
@@ -227,9 +254,40 @@ async function bench(flags: BenchFlags): Promise<boolean> {
     // sampled VmRSS can be higher. The peak is the higher of the two.
     const peak = (hwm: number | undefined, sampled: number | undefined): string =>
       `${mib(Math.max(hwm ?? 0, sampled ?? 0) || undefined)} (VmHWM ${mib(hwm)}; VmRSS sampled every 100 ms peaked at ${mib(sampled)})`;
+    out(`driver idle RSS     ${mib(idle.driver)}`);
     out(`driver peak RSS     ${peak(driverHwm, rss.peak(driver.process.pid))}`);
+    out(`pool idle RSS       ${mib(idle.pool)}`);
     out(`pool peak RSS       ${peak(poolHwm, rss.peak(pool.process.pid))}`);
     out(`CPU time            driver ${cpu(cpuBefore.driver, cpuAfter.driver)}, pool ${cpu(cpuBefore.pool, cpuAfter.pool)}`);
+    const paired = (driverRpc: Map<Rpc, number[]>, driverWhole: number[], floorRpc: Map<Rpc, number[]>, floorWholeMs: number[]): string[] =>
+      overheadTable([
+        ...RPCS.map((rpc) => ({ name: rpc, driver: driverRpc.get(rpc) ?? [], floor: floorRpc.get(rpc) ?? [] })),
+        { name: 'whole lifecycle', driver: driverWhole, floor: floorWholeMs },
+      ]);
+    out();
+    out(`the floor: the same gateway requests and commands, no driver, ${flags.concurrency} at a time (${floorWhole.length} volumes in ${floorWallSeconds.toFixed(2)} s)`);
+    for (const line of paired(samples, whole, floorSamples, floorWhole)) out(line);
+
+    // The driver's own cost per RPC, without queueing: one volume at a time, driver and floor taking turns, so both
+    // see the same machine (other work on it comes and goes).
+    const own = { driver: new Map<Rpc, number[]>(RPCS.map((rpc) => [rpc, []])), floor: new Map<Rpc, number[]>(RPCS.map((rpc) => [rpc, []])) };
+    const ownWhole = { driver: [] as number[], floor: [] as number[] };
+    for (let i = 1; i <= flags.overheadVolumes && failures.length === 0 && !interrupt.signal.aborted; i++) {
+      const index = flags.volumes + i;
+      try {
+        let begun = performance.now();
+        await lifecycle(index, ctx, (rpc, ms) => own.driver.get(rpc)?.push(ms));
+        ownWhole.driver.push(performance.now() - begun);
+        begun = performance.now();
+        await floorLifecycle(index, floor, (rpc, ms) => own.floor.get(rpc)?.push(ms));
+        ownWhole.floor.push(performance.now() - begun);
+      } catch (err) {
+        failures.push(err instanceof Error ? err.message : String(err));
+      }
+    }
+    out();
+    out(`the driver's own cost per RPC: ${ownWhole.driver.length} volumes one at a time, driver and floor taking turns`);
+    for (const line of paired(own.driver, ownWhole.driver, own.floor, ownWhole.floor)) out(line);
   } catch (err) {
     failures.push(err instanceof Error ? err.message : String(err));
   } finally {
@@ -253,6 +311,8 @@ async function main(argv: readonly string[]): Promise<number> {
     .addOption(new Option('--size-gib <n>', 'volume size (the pool allocates in 8 GiB units)').argParser(positiveInt(1024)).default(8))
     .addOption(new Option('--plain-http', 'the pool serves plain HTTP (default: HTTPS with its own CA)'))
     .addOption(new Option('--verbose', "copy the child processes' logs to stderr"))
+    .addOption(new Option('--overhead-volumes <n>', 'volumes run one at a time, driver and floor in turn, for the per-RPC overhead').argParser(positiveInt(10_000)).default(30))
+    .addOption(new Option('--driver-node-flags <flags>', 'Node.js flags for the driver, space-separated (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")'))
     .addOption(new Option('--data-dir <dir>', 'a new or empty work directory (default: a temporary one, removed afterwards)'));
   try {
     program.parse([...argv]);

@@ -26,6 +26,33 @@ export function latencyTable(rows: readonly Row[]): string[] {
   return lines;
 }
 
+export interface PairedRow {
+  name: string;
+  driver: readonly number[];
+  floor: readonly number[];
+}
+
+/**
+ * The driver against the floor, per RPC: both p50 and p99, the driver's own share (driver less floor, at the same
+ * percentile) and the ratio driver / floor.
+ */
+export function overheadTable(rows: readonly PairedRow[]): string[] {
+  const width = Math.max(...rows.map((r) => r.name.length), 'RPC'.length);
+  const ms = (n: number): string => (Number.isNaN(n) ? '-' : n.toFixed(1)).padStart(9);
+  const ratio = (a: number, b: number): string => (Number.isNaN(a) || Number.isNaN(b) || b === 0 ? '-' : `${(a / b).toFixed(2)}x`).padStart(9);
+  const heads = ['driver', 'floor', 'own', 'ratio'];
+  const lines = [`${''.padEnd(width)}  ${'p50 ms'.padStart(36)}${'p99 ms'.padStart(36)}`, `${'RPC'.padEnd(width)}  ${[...heads, ...heads].map((h) => h.padStart(9)).join('')}`];
+  for (const row of rows) {
+    const cells = [50, 99].flatMap((p) => {
+      const d = percentile(row.driver, p);
+      const f = percentile(row.floor, p);
+      return [ms(d), ms(f), ms(d - f), ratio(d, f)];
+    });
+    lines.push(`${row.name.padEnd(width)}  ${cells.join('')}`);
+  }
+  return lines;
+}
+
 /** A field of /proc/<pid>/status in bytes (VmRSS, VmHWM: the kernel writes them in kB). */
 export async function statusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number | undefined> {
   try {

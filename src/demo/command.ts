@@ -1,7 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { preflightProblems } from '../harness/preflight.js';
 import { MiB } from '../harness/volumes.js';
-import { runDemo } from './story.js';
 
 /**
  * A failed demo. It has printed what failed already; the CLI prints this one line (its stack is the message) and
@@ -62,6 +61,8 @@ export function demoCommand(): Command {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {
+        // Loaded when the demo runs, not by every `ferry` command (the driver's memory).
+        const { runDemo } = await import('./story.js');
         const result = await runDemo({
           dataDir: flags.dataDir,
           keep: flags.keep === true,

@@ -11,6 +11,9 @@ export interface RawKubeFlags {
   heartbeatDurationSeconds: string;
   failover: string;
   failoverIntervalSeconds: string;
+  leaderLeaseSeconds: string;
+  leaderRenewDeadlineSeconds: string;
+  leaderRetryPeriodSeconds: string;
 }
 
 export interface KubeOptions {
@@ -25,6 +28,8 @@ export interface KubeOptions {
   heartbeatDurationSeconds: number;
   failover: FailoverMode;
   failoverIntervalMs: number;
+  /** The failover controller's leader election (client-go's meaning: lease > renew deadline > retry period). */
+  leaderElection: { leaseDurationSeconds: number; renewDeadlineMs: number; retryPeriodMs: number };
 }
 
 function seconds(flag: string, value: string, min: number): number {
@@ -51,6 +56,14 @@ export function validateKubeFlags(flags: RawKubeFlags, env: NodeJS.ProcessEnv): 
   if (heartbeatDurationSeconds <= heartbeatIntervalSeconds) {
     throw new UsageError('--heartbeat-duration-seconds must be longer than --heartbeat-interval-seconds, or every node would look dead between beats');
   }
+  const lease = seconds('leader-lease-seconds', flags.leaderLeaseSeconds, 1);
+  if (!Number.isInteger(lease)) throw new UsageError('--leader-lease-seconds: must be whole seconds (a Lease field)');
+  const renew = seconds('leader-renew-deadline-seconds', flags.leaderRenewDeadlineSeconds, 0.1);
+  const retry = seconds('leader-retry-period-seconds', flags.leaderRetryPeriodSeconds, 0.1);
+  // As client-go insists: a leader must give up (renew deadline) before its Lease can be taken, and try more than once.
+  if (!(lease > renew && renew > retry)) {
+    throw new UsageError('--leader-lease-seconds > --leader-renew-deadline-seconds > --leader-retry-period-seconds, or two replicas could lead at once');
+  }
   return {
     enabled,
     kubeconfig: flags.kubeconfig,
@@ -60,5 +73,6 @@ export function validateKubeFlags(flags: RawKubeFlags, env: NodeJS.ProcessEnv): 
     heartbeatDurationSeconds,
     failover,
     failoverIntervalMs: Math.round(seconds('failover-interval-seconds', flags.failoverIntervalSeconds, 0.1) * 1000),
+    leaderElection: { leaseDurationSeconds: lease, renewDeadlineMs: Math.round(renew * 1000), retryPeriodMs: Math.round(retry * 1000) },
   };
 }

@@ -1,7 +1,6 @@
 import os from 'node:os';
 import type { Backend, VolumeClassSource } from '../backends/backend.js';
 import { FailoverController } from '../failover/failover-controller.js';
-import { ClientNodeKubeApi, loadKubeConfig } from '../kube/client-node-kube-api.js';
 import { PersistentVolumeEvents } from '../kube/event-recorder.js';
 import type { KubeApi } from '../kube/kube-api.js';
 import { LeaderElector } from '../kube/leader-election.js';
@@ -12,11 +11,6 @@ import type { DriverMetrics } from '../server/metrics.js';
 import type { Logger } from '../util/log.js';
 import type { KubeOptions } from './kube-options.js';
 import { UsageError } from './usage-error.js';
-
-/** Leader election timings, as client-go's defaults. */
-const LEASE_DURATION_SECONDS = 15;
-const RENEW_DEADLINE_MS = 10_000;
-const RETRY_PERIOD_MS = 2_000;
 
 /** Ferry's Kubernetes side: built only when the API is configured; everything here stops with `stop()`. */
 export class KubernetesParts {
@@ -39,8 +33,11 @@ export class KubernetesParts {
     this.volumeClasses = { mutableParametersOf: (volumeHandle) => api.volumeAttributesOf(driverName, volumeHandle) };
   }
 
-  static create(options: KubeOptions, driverName: string, log: Logger): KubernetesParts | undefined {
+  static async create(options: KubeOptions, driverName: string, log: Logger): Promise<KubernetesParts | undefined> {
     if (!options.enabled) return undefined;
+    // Loaded only here: @kubernetes/client-node and its generated models are ~70 MiB of RSS and ~0.9 s of start-up,
+    // paid for nothing by a driver without Kubernetes (docs/benchmarks.md, "Where memory and CPU go").
+    const { ClientNodeKubeApi, loadKubeConfig } = await import('../kube/client-node-kube-api.js');
     const api = new ClientNodeKubeApi(loadKubeConfig(options.kubeconfig));
     return new KubernetesParts(api, options, driverName, log.child({ component: 'kubernetes' }));
   }
@@ -79,9 +76,8 @@ export class KubernetesParts {
         namespace: this.options.namespace,
         leaseName: `${this.driverName.replace(/[^a-z0-9.-]/g, '-')}-failover`,
         identity,
-        leaseDurationSeconds: LEASE_DURATION_SECONDS,
-        renewDeadlineMs: RENEW_DEADLINE_MS,
-        retryPeriodMs: RETRY_PERIOD_MS,
+        // The flags' (client-go's defaults: 15 s, 10 s, 2 s); the chart sets shorter ones (docs/failover.md).
+        ...this.options.leaderElection,
         ...ownPod(),
       },
       log,

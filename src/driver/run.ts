@@ -91,7 +91,7 @@ export async function runDriver(options: DriverOptions): Promise<void> {
   const log = createLogger(options.logLevel);
   for (const warning of insecureSettings(config, options.endpoint, options.mode)) log.warn({ insecure: true }, warning);
   const metrics = new DriverMetrics();
-  const kube = KubernetesParts.create(options.kube, options.driverName, log);
+  const kube = await KubernetesParts.create(options.kube, options.driverName, log);
   const backends = await createBackends(config.backends, config.node, log, {
     recorder: new LoggingPreemptionRecorder(log, metrics, kube?.events),
     ...(kube ? { liveness: kube.liveness, volumeClasses: kube.volumeClasses } : {}),

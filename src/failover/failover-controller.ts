@@ -156,12 +156,17 @@ export class FailoverController {
 
   private async deletePods(nodeName: string): Promise<void> {
     const pods = await this.api.podsUsingDriver(nodeName, this.options.driverName);
-    for (const pod of pods) {
-      await this.api.forceDeletePod(pod);
-      this.observer.failoverAction('pod-deleted', nodeName);
-      this.log.warn({ node: nodeName, pod: `${pod.namespace}/${pod.name}` }, 'failover: deleted a pod of the fenced node so its volumes can move');
-      await this.event(pod.name, 'Warning', 'PodDeletedByFailover', `deleted: its node ${nodeName} is fenced`, pod.namespace, pod.uid);
-    }
+    // All at once: the node is fenced already, and each pod's replacement waits for its own deletion only.
+    const results = await Promise.allSettled(
+      pods.map(async (pod) => {
+        await this.api.forceDeletePod(pod);
+        this.observer.failoverAction('pod-deleted', nodeName);
+        this.log.warn({ node: nodeName, pod: `${pod.namespace}/${pod.name}` }, 'failover: deleted a pod of the fenced node so its volumes can move');
+        await this.event(pod.name, 'Warning', 'PodDeletedByFailover', `deleted: its node ${nodeName} is fenced`, pod.namespace, pod.uid);
+      }),
+    );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   private async unfence(node: NodeView, why: string[]): Promise<void> {

@@ -1,5 +1,6 @@
 import { access, writeFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
+import { DRIVER_ENV, DRIVER_NODE_OPTIONS } from '../driver/runtime-settings.js';
 import { ChildService, describeExit } from './child.js';
 import { call, csiClients, type CsiClients } from './csi-client.js';
 import type { PoolHandle } from './pool.js';
@@ -62,6 +63,8 @@ export interface StartDriverOptions {
   verbose: boolean;
   logLevel?: string;
   readyTimeoutMs?: number;
+  /** Node.js flags for the driver process, before the CLI entry (e.g. --cpu-prof for a benchmark's profile). */
+  nodeFlags?: readonly string[];
 }
 
 export interface DriverHandle {
@@ -78,7 +81,11 @@ export async function startDriver(options: StartDriverOptions): Promise<DriverHa
   const child = await ChildService.start({
     name: options.name,
     command: options.node,
+    // As the image runs it (Dockerfile ENV): the same heap and threadpool settings.
+    env: { ...process.env, ...DRIVER_ENV },
     args: [
+      ...DRIVER_NODE_OPTIONS,
+      ...(options.nodeFlags ?? []),
       options.cli,
       'driver',
       '--mode',

@@ -175,7 +175,10 @@ export class ClientNodeKubeApi implements KubeApi {
     const list = await call('list csinodes', this.timeoutMs, () => this.storage.listCSINode());
     const ids = new Map<string, string>();
     for (const csiNode of list.items) {
-      const driver = csiNode.spec.drivers.find((d) => d.name === driverName);
+      // `drivers` is required in the API's types but null on the wire while a (re)started kubelet has registered no
+      // plugin yet: seen in the end-to-end failover, where it failed every failover round until the plugin was back.
+      const drivers = (csiNode.spec.drivers as typeof csiNode.spec.drivers | null) ?? [];
+      const driver = drivers.find((d) => d.name === driverName);
       if (driver && csiNode.metadata?.name) ids.set(csiNode.metadata.name, driver.nodeID);
     }
     return ids;

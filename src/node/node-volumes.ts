@@ -104,19 +104,22 @@ export class NodeVolumes {
     };
     // Our own mkfs on this very device never finished: what it left may be replaced.
     const unfinishedFormat = !mounted && known?.formatting === deviceNumber;
-    await this.store.put(unfinishedFormat ? { ...record, formatting: deviceNumber } : record);
+    // Probed before the record is written (blkid only reads): a blank volume's record is then written once, already
+    // marked as being formatted, rather than once plain and once marked (each write is two fsyncs).
+    const toMount = input.capability.accessType === 'mount' && !mounted;
+    const existing = toMount ? await probeFilesystem(device, call) : undefined;
+    const redo = existing !== undefined && unfinishedFormat && (await isUnfinishedFilesystem(device, existing, call));
+    const format = toMount && (existing === undefined || redo);
+    await this.store.put(unfinishedFormat || format ? { ...record, formatting: deviceNumber } : record);
     if (input.capability.accessType === 'block') return;
     if (mounted) {
       await this.growMounted(device, input.stagingPath, input.fsType, ctx);
       return;
     }
 
-    const existing = await probeFilesystem(device, call);
-    const redo = existing !== undefined && unfinishedFormat && (await isUnfinishedFilesystem(device, existing, call));
-    if (existing === undefined || redo) {
+    if (format) {
       ctx.log.info({ volumeId: input.volumeId, device, fsType: input.fsType, ...(redo ? { unfinished: existing } : {}) },
         redo ? 'formatting again: our earlier mkfs of this volume was cut short' : 'formatting a blank volume');
-      await this.store.put({ ...record, formatting: deviceNumber });
       const mkfsOptions = parseMkfsOptions(input.mkfsOptions, input.fsType);
       await makeFilesystem(device, input.fsType, mkfsOptions, { ...call, timeoutMs: undefined, replaceUnfinished: redo });
       await this.store.put(record);

@@ -1,6 +1,5 @@
 import { Command, Option } from 'commander';
 import { collectHost, validatePoolFlags, type RawPoolFlags } from './options.js';
-import { runPool } from './run.js';
 
 /**
  * `ferry pool`: a local block pool that speaks the PowerFlex/ScaleIO REST gateway API, backed by sparse files
@@ -30,6 +29,8 @@ export function poolCommand(): Command {
     .addOption(option('--storage-pool <name>', 'storage pool name', 'storage-pool').default('pool1'))
     .addOption(option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'log-level').default('info'))
     .action(async (flags: RawPoolFlags) => {
+      // Loaded when the pool runs: `ferry driver` does not carry the pool's server in its memory.
+      const { runPool } = await import('./run.js');
       await runPool(await validatePoolFlags(flags));
     });
 }

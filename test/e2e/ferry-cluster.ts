@@ -26,6 +26,15 @@ function helmBin(): string {
   return path.join(dir, 'helm');
 }
 
+/** A line of the pool's log: "mapped" names one SDC (sdcId), "unmapped" every SDC it removed (sdcIds). */
+export interface PoolLogLine {
+  msg?: string;
+  time?: string;
+  volumeId?: string;
+  sdcId?: string;
+  sdcIds?: string[];
+}
+
 export class FerryCluster {
   private readonly helm = helmBin();
   private readonly valuesFile: string;
@@ -57,7 +66,8 @@ export class FerryCluster {
         passwordFile: path.join(cluster.runDir, 'pool-password'),
         hosts: Object.entries(NODE_GUIDS).map(([name, guid]) => ({ name, guid })),
         tls: false,
-        capacity: '400Gi',
+        // Sparse: the 100-PVC scenario allocates 100 x 8 GiB (the allocation unit) at once.
+        capacity: '4Ti',
         logFile: path.join(cluster.runDir, 'pool.log'),
         verbose: false,
         // Pods reach the host at the bridge address, not at 127.0.0.1.
@@ -158,6 +168,20 @@ export class FerryCluster {
   /** The MDM's view of a host's SDC: what a real system reports when the host dies (the pool is told). */
   async setSdcState(node: string, state: 'Connected' | 'Disconnected'): Promise<void> {
     await this.poolRequest('POST', `/pool/hosts/${NODE_GUIDS[node] ?? ''}/state`, { mdmConnectionState: state });
+  }
+
+  /** Each node's SDC id in the pool (what the pool's log names in its "mapped" and "unmapped" lines). */
+  async sdcIds(): Promise<Record<string, string>> {
+    const sdcs = JSON.parse(await this.poolRequest('GET', '/api/types/Sdc/instances')) as { id: string; sdcGuid: string }[];
+    return Object.fromEntries(Object.entries(NODE_GUIDS).map(([node, guid]) => [node, sdcs.find((s) => s.sdcGuid === guid)?.id ?? '']));
+  }
+
+  /** The pool's log, JSON lines in the order the pool did things (one process: its changes are applied one at a time). */
+  poolLog(): PoolLogLine[] {
+    return readFileSync(path.join(this.cluster.runDir, 'pool.log'), 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as PoolLogLine);
   }
 
   loopDevices(): Promise<string[]> {

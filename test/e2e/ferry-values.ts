@@ -25,6 +25,8 @@ const SIDECAR_IMAGES: Record<string, { repository: string; tag: string }> = {
 };
 
 export const STORAGE_CLASS = 'ferry-xfs';
+/** The same, bound at once (the 100-PVC scenario binds before any pod exists). */
+export const IMMEDIATE_CLASS = 'ferry-xfs-now';
 export const BLOCK_CLASS = 'ferry-raw';
 export const SNAPSHOT_CLASS = 'ferry-snapshots';
 export const GROUP_SNAPSHOT_CLASS = 'ferry-group-snapshots';
@@ -42,12 +44,12 @@ export function e2eValues(input: E2eValuesInput): Record<string, unknown> {
   const sidecars = Object.fromEntries(
     SIDECARS.map((name) => [name, { image: { ...(SIDECAR_IMAGES[name] ?? {}), pullPolicy: 'Never' }, ...(name === 'snapshotter' ? { volumeGroupSnapshots: true } : {}) }]),
   );
-  const storageClass = (name: string, fsType: string): Record<string, unknown> => ({
+  const storageClass = (name: string, fsType: string, volumeBindingMode = 'WaitForFirstConsumer'): Record<string, unknown> => ({
     name,
     parameters: { backend: 'pool', storagePool: 'pool1', 'csi.storage.k8s.io/fstype': fsType, preemption: 'safe' },
     reclaimPolicy: 'Delete',
     allowVolumeExpansion: true,
-    volumeBindingMode: 'WaitForFirstConsumer',
+    volumeBindingMode,
   });
   // This kernel has no NFS client: the driver containers get a stand-in /usr/sbin/mount.nfs (mount -t nfs calls it as
   // it calls the real one) that bind-mounts the export's directory, which they see at NFS_CONTAINER_DIR. Ferry's own
@@ -66,7 +68,7 @@ export function e2eValues(input: E2eValuesInput): Record<string, unknown> {
     logLevel: 'debug',
     controller: {
       // The chart's default: two replicas, one per node (host network ports keep them apart), so the failover
-      // controller survives the death of either node (the other replica takes the lead after the 15 s lease).
+      // controller survives the death of either node (the other replica takes the lead after the chart's 8 s lease).
       replicas: 2,
       // The cluster has no pod network beyond loopback (no CNI plugin, no kube-proxy): the controller reaches the pool
       // and the API server from its node's network namespace, as the node plugin does.
@@ -94,6 +96,7 @@ export function e2eValues(input: E2eValuesInput): Record<string, unknown> {
     nodeConfig: { stateDir: '/var/lib/ferry/node', deviceDir: SDC_DEVICE_DIR, deviceWaitSeconds: 30, cleanupIntervalSeconds: 5 },
     storageClasses: [
       storageClass(STORAGE_CLASS, 'xfs'),
+      storageClass(IMMEDIATE_CLASS, 'xfs', 'Immediate'),
       storageClass(BLOCK_CLASS, 'ext4'),
       { name: NFS_CLASS, parameters: { backend: 'shared' }, reclaimPolicy: 'Delete', volumeBindingMode: 'Immediate' },
     ],

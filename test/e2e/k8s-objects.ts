@@ -92,11 +92,11 @@ function podSpec(script: string, block: boolean): Record<string, unknown> {
 }
 
 /** A pod on `node` that runs `script` once against the claim (mounted at /data, or the device /dev/xvda). */
-export function pod(name: string, node: string, claim: string, script: string, options: { block?: boolean; keepRunning?: boolean } = {}): object {
+export function pod(name: string, node: string, claim: string, script: string, options: { block?: boolean; keepRunning?: boolean; labels?: Record<string, string> } = {}): object {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name, namespace: NS },
+    metadata: { name, namespace: NS, ...(options.labels ? { labels: options.labels } : {}) },
     spec: {
       ...podSpec(script, options.block ?? false),
       restartPolicy: options.keepRunning ? 'Always' : 'Never',
@@ -110,7 +110,7 @@ export function pod(name: string, node: string, claim: string, script: string, o
  * A one-replica StatefulSet (a database's shape): at first start it writes `token`, every start prints what it finds,
  * then it keeps appending (synced) as a live database would.
  */
-export function statefulSet(name: string, token: string, preferredNode?: string): object {
+export function statefulSet(name: string, token: string, preferredNode?: string, labels: Record<string, string> = {}): object {
   const script = `[ -f /data/token ] || { echo ${token} > /data/token; sync; }; echo "found $(cat /data/token)"; while true; do date >> /data/journal; sync; sleep 1; done`;
   return {
     apiVersion: 'apps/v1',
@@ -121,7 +121,7 @@ export function statefulSet(name: string, token: string, preferredNode?: string)
       replicas: 1,
       selector: { matchLabels: { app: name } },
       template: {
-        metadata: { labels: { app: name } },
+        metadata: { labels: { ...labels, app: name } },
         spec: {
           ...podSpec(script, false),
           ...(preferredNode

@@ -33,6 +33,16 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- default .Release.Namespace .Values.controller.leaderElection.namespace -}}
 {{- end -}}
 
+{{/* A sidecar's leader election flags: on, the namespace and the Lease timings (docs/failover.md says why these). */}}
+{{- define "ferry.sidecarLeaderElection" -}}
+{{- $le := .Values.controller.leaderElection -}}
+- --leader-election
+- --leader-election-namespace={{ include "ferry.leaderElectionNamespace" . }}
+- --leader-election-lease-duration={{ $le.leaseDurationSeconds }}s
+- --leader-election-renew-deadline={{ $le.renewDeadlineSeconds }}s
+- --leader-election-retry-period={{ $le.retryPeriodSeconds }}s
+{{- end -}}
+
 {{/* "true" when any backend has the given type. */}}
 {{- define "ferry.hasBackendType" -}}
 {{- $type := .type -}}
