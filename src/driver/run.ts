@@ -100,6 +100,12 @@ export async function runDriver(options: DriverOptions): Promise<void> {
   let server: CsiServer | undefined;
   let sweeper: StaleSweeper | undefined;
   let metricsServer: HttpServer | undefined;
+  // Listened for before anything serves: a SIGTERM just after "serving CSI" (a pod deleted as it starts) is a graceful
+  // stop once start-up is done, never death by the default action with the socket and calls left as they were.
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
   try {
     const inflight = new InflightKeys(60_000, metrics);
     const built = await buildServices(options, config, new BackendRegistry(backends), log, metrics, inflight, kube);
@@ -121,33 +127,22 @@ export async function runDriver(options: DriverOptions): Promise<void> {
   }
   const running = server;
 
-  await new Promise<void>((resolve) => {
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal, graceMs: options.shutdownGraceMs }, 'shutting down: no new calls, finishing those in flight');
-      let stopped = false;
-      armExitDeadline(log, options.shutdownGraceMs + EXIT_MARGIN_MS, () => stopped);
-      void (async () => {
-        await running.stop(options.shutdownGraceMs);
-        // The rest (Lease deletion, backend logout, metrics connections) gets part of the margin, not the deadline.
-        const rest = (async () => {
-          await kube?.stop();
-          await sweeper?.stop();
-          await new Promise<void>((done) => (metricsServer ? metricsServer.close(() => done()) : done()));
-          await Promise.allSettled(backends.map((b) => b.close()));
-        })();
-        let timer: NodeJS.Timeout | undefined;
-        const finished = await Promise.race([rest.then(() => true, (err: unknown) => (log.warn({ err: errorMessage(err) }, 'a shutdown step failed'), true)), new Promise<false>((r) => (timer = setTimeout(() => r(false), EXIT_MARGIN_MS / 2)))]);
-        clearTimeout(timer);
-        if (!finished) log.warn({ ms: EXIT_MARGIN_MS / 2 }, 'shutdown steps (Lease, backend logout, metrics) unfinished: leaving them');
-        stopped = true;
-        log.info('stopped');
-        resolve();
-      })();
-    };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-  });
+  const signal = await stopSignal;
+  log.info({ signal, graceMs: options.shutdownGraceMs }, 'shutting down: no new calls, finishing those in flight');
+  let stopped = false;
+  armExitDeadline(log, options.shutdownGraceMs + EXIT_MARGIN_MS, () => stopped);
+  await running.stop(options.shutdownGraceMs);
+  // The rest (Lease deletion, backend logout, metrics connections) gets part of the margin, not the deadline.
+  const rest = (async () => {
+    await kube?.stop();
+    await sweeper?.stop();
+    await new Promise<void>((done) => (metricsServer ? metricsServer.close(() => done()) : done()));
+    await Promise.allSettled(backends.map((b) => b.close()));
+  })();
+  let timer: NodeJS.Timeout | undefined;
+  const finished = await Promise.race([rest.then(() => true, (err: unknown) => (log.warn({ err: errorMessage(err) }, 'a shutdown step failed'), true)), new Promise<false>((r) => (timer = setTimeout(() => r(false), EXIT_MARGIN_MS / 2)))]);
+  clearTimeout(timer);
+  if (!finished) log.warn({ ms: EXIT_MARGIN_MS / 2 }, 'shutdown steps (Lease, backend logout, metrics) unfinished: leaving them');
+  stopped = true;
+  log.info('stopped');
 }

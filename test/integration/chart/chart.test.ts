@@ -120,6 +120,31 @@ afterAll(async () => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
+
+/**
+ * Starts the driver with `args`, waits until it logs "serving CSI" (a bad config exits 2 at once), then stops it with
+ * SIGTERM: what a pod's start and stop do. Waiting for the line rather than a fixed time keeps this true on a loaded
+ * machine, where a start can take several seconds.
+ */
+async function serveThenStop(args: string[], timeoutMs = 60_000): Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string; served: boolean }> {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', 'cli.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let served = false;
+  const exited = new Promise<{ status: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (status, signal) => resolve({ status, signal })));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+    if (!served && stdout.includes('"serving CSI"')) {
+      served = true;
+      child.kill('SIGTERM');
+    }
+  });
+  child.stderr.resume();
+  const end = await exited;
+  clearTimeout(timer);
+  return { ...end, stdout, served };
+}
+
 describe('helm lint', () => {
   test.each([['defaults'], ['powerflex'], ['nfs']])('%s: clean', (name) => {
     const values = name === 'defaults' ? [] : ['-f', EXAMPLES[name as keyof typeof EXAMPLES]];
@@ -227,18 +252,15 @@ describe('the driver configuration the chart renders', () => {
     }
   });
 
-  test('the driver starts on the rendered defaults', () => {
+  test('the driver starts on the rendered defaults', async () => {
     const text = objects(template()).find((o) => o.kind === 'ConfigMap')?.data?.['ferry.yaml'];
     expect(text).toBeDefined();
     const file = path.join(tmp, 'ferry.yaml');
     writeFileSync(file, text ?? '');
     const socket = path.join(tmp, 'csi.sock');
-    const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist', 'cli.js'), 'driver', '--mode', 'controller', '--config', file, '--endpoint', `unix://${socket}`], {
-      encoding: 'utf8',
-      timeout: 3_000,
-      killSignal: 'SIGTERM',
-    });
-    // Still serving when the timeout's SIGTERM came (a bad config exits 2 at once), then a clean shutdown.
+    const r = await serveThenStop(['driver', '--mode', 'controller', '--config', file, '--endpoint', `unix://${socket}`]);
+    // It served, then shut down cleanly on SIGTERM.
+    expect(r.served).toBe(true);
     expect(r.signal ?? r.status).toBe(0);
     expect(r.stdout).toContain('ferry.csi.io');
   });
@@ -260,7 +282,7 @@ describe('the driver flags the chart renders', () => {
     );
   }
 
-  test.each(['ferry-controller', 'ferry-failover', 'ferry-node'] as const)('the %s ferry args (failover, heartbeat, namespace) start the driver', (name) => {
+  test.each(['ferry-controller', 'ferry-failover', 'ferry-node'] as const)('the %s ferry args (failover, heartbeat, namespace) start the driver', async (name) => {
     const configFile = path.join(tmp, `${name}.yaml`);
     const configMap = name === 'ferry-node' ? 'ferry-node-config' : 'ferry-config';
     writeFileSync(configFile, objects(template()).find((o) => o.kind === 'ConfigMap' && o.metadata.name === configMap)?.data?.['ferry.yaml'] ?? '');
@@ -270,9 +292,9 @@ describe('the driver flags the chart renders', () => {
     const args = renderedArgs(name, configFile, path.join(tmp, `${name}.sock`));
     const expected = { 'ferry-controller': ['--failover=off', '--namespace=kube-system'], 'ferry-failover': ['--failover=on', '--namespace=kube-system'], 'ferry-node': ['--node-name=node1', '--heartbeat-duration-seconds=8'] };
     expect(args).toEqual(expect.arrayContaining(expected[name]));
-    const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist', 'cli.js'), ...args, '--kubeconfig', kubeconfig], { encoding: 'utf8', timeout: 4_000, killSignal: 'SIGTERM' });
+    const r = await serveThenStop([...args, '--kubeconfig', kubeconfig]);
+    expect(r.served).toBe(true);
     expect(r.signal ?? r.status).toBe(0);
-    expect(r.stdout).toContain('"serving CSI"');
   });
 });
 

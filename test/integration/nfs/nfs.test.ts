@@ -325,7 +325,13 @@ describe('NFS backend', () => {
       parameters: {},
       volume_content_source: { volume: { volume_id: source } },
     };
-    expect(await codeOf(call(cc.controller, 'CreateVolume', request, 400))).toBe(status.DEADLINE_EXCEEDED);
+    // The first call ends while its copy runs: cancelled once the copy has started (a fixed short deadline could end
+    // before `cp` even starts on a loaded machine, and then there is nothing for the retry to wait for).
+    const first = new Promise<number>((resolve) => {
+      const pending = cc.controller.CreateVolume(request, { deadline: new Date(Date.now() + 60_000) }, (err) => resolve(err?.code ?? status.OK));
+      void waitUntil(() => copyRunning(`${path.sep}pvc-big${path.sep}.`), 'the copy to start', 30_000).finally(() => pending.cancel());
+    });
+    expect(await first).toBe(status.CANCELLED);
     const clone = (await call(cc.controller, 'CreateVolume', request, 60_000)).volume?.volume_id ?? '';
     expect(statSync(path.join(volumeDir(clone), 'big.bin')).size).toBe(1280 * 1024 * 1024);
     const log = controller.output().slice(logFrom);
@@ -473,3 +479,17 @@ describe('the controller’s own mount of the export', () => {
     expect(output).not.toContain('"level":50');
   });
 });
+
+/** Whether a `cp` of `sourceSuffix` runs now (the exec wrapper logs a command when it ends, not when it starts). */
+function copyRunning(sourceSuffix: string): boolean {
+  for (const pid of readdirSync('/proc').filter((entry) => /^[0-9]+$/.test(entry))) {
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (path.basename(argv[0] ?? '') === 'cp' && argv.some((a) => a.endsWith(sourceSuffix))) return true;
+  }
+  return false;
+}
