@@ -709,7 +709,13 @@ export class BlockCluster {
       for (const f of ['calls.log', 'ran.log', 'kills.log']) await rm(path.join(this.nodes[name].shimDir, f), { force: true });
       await this.resetCounts(name);
     }
-    const loops = await this.pool.loopDevices().catch(() => []);
+    // The pool detached them at DeleteVolume; the kernel lets go of a loop device only once the last user of its
+    // filesystem has (an unmount just done on a loaded machine can take seconds to release it).
+    let loops = await this.pool.loopDevices().catch(() => []);
+    for (const until = Date.now() + 30_000; loops.length > 0 && Date.now() < until; ) {
+      await new Promise((r) => setTimeout(r, 200));
+      loops = await this.pool.loopDevices().catch(() => []);
+    }
     if (loops.length > 0) problems.push(`loop devices left attached: ${loops.map((l) => `${l.name} (${l.backFile})`).join(', ')}`);
     if (problems.length > 0) throw new Error(`releaseVolumes:\n${problems.join('\n')}`);
   }

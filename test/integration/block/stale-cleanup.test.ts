@@ -95,7 +95,7 @@ describe('stale clean-up when the node plugin starts', () => {
     await eventually('loop devices of the taken volumes detached', async () => {
       const loops = await cluster.pool.loopDevices();
       return !loops.some((l) => l.backFile === takenFile || l.backFile === rawFile);
-    });
+    }, 30_000);
 
     // The kept volume: untouched, still mounted at both paths, its data readable.
     expect(await mountCount(cluster.stagingPath('node01', 'kept'))).toBe(1);
