@@ -5,7 +5,7 @@ import { exec } from '../../src/util/exec.js';
 import { waitFor } from './daemon.js';
 import { FerryCluster, NAMESPACE, RELEASE } from './ferry-cluster.js';
 import { BLOCK_CLASS, IMMEDIATE_CLASS, NFS_CLASS } from './ferry-values.js';
-import { NS, groupSnapshot, multiClaimPod, pod, pvc, snapshot, statefulSet } from './k8s-objects.js';
+import { NS, groupSnapshot, multiClaimPod, pod, pvc, snapshot, statefulSet, volumeAttributesClass } from './k8s-objects.js';
 import { mountsUnder } from './mounts.js';
 
 /**
@@ -284,6 +284,49 @@ describe('Ferry on a two-node cluster', () => {
     const block = items.filter((c) => c.storageClassName === BLOCK_CLASS);
     report(`storage capacity: ${items.length} CSIStorageCapacity objects; ${BLOCK_CLASS}: ${block.map((c) => `${c.capacity ?? '?'} for ${JSON.stringify(c.nodeTopology?.matchLabels ?? {})}`).join('; ')}`);
     expect(block.every((c) => Object.keys(c.nodeTopology?.matchLabels ?? {}).some((k) => k.startsWith('ferry.csi.io/powerflex-')))).toBe(true);
+  });
+
+  it('a VolumeAttributesClass change on a bound PVC changes its bandwidth limit live, measured by dd in the pod', async () => {
+    await apply(volumeAttributesClass('ferry-qos-10m', { bandwidthLimitInKbps: '10240' }), volumeAttributesClass('ferry-qos-20m', { bandwidthLimitInKbps: '20480' }));
+    // A filesystem volume, written with direct I/O over blocks already allocated: each write reaches the pool's device
+    // from the pod's own cgroup, where `ferry pool` puts its blkio rule. (A raw block volume in a pod goes through the
+    // loop device kubelet puts over the device file; its writes land in the page cache and the flusher, outside the
+    // pod's cgroup, drains them: docs/qos.md.) One figure per 24 MiB, timed with /proc/uptime (10 ms steps): this
+    // busybox dd prints no rate of its own.
+    const script =
+      'dd if=/dev/zero of=/data/qos.bin bs=1048576 count=24 2>/dev/null && sync || exit 1; ' +
+      'while true; do a=$(cut -d" " -f1 /proc/uptime); dd if=/dev/zero of=/data/qos.bin bs=1048576 count=24 oflag=direct conv=notrunc 2>/dev/null || exit 1; ' +
+      'b=$(cut -d" " -f1 /proc/uptime); echo "wrote 25165824 bytes from $a to $b"; done';
+    const t0 = Date.now();
+    await apply(pvc('qos', '8Gi', { volumeAttributesClass: 'ferry-qos-10m' }), pod('qos-writer', 'node1', 'qos', script, { keepRunning: true }));
+    await waitPod('qos-writer', 'Running');
+    const rates = async (): Promise<number[]> =>
+      (await logs('qos-writer'))
+        .split('\n')
+        .map((l) => /^wrote (\d+) bytes from ([0-9.]+) to ([0-9.]+)$/.exec(l))
+        .filter((m): m is RegExpExecArray => m !== null)
+        .map((m) => Number(m[1]) / (Number(m[3]) - Number(m[2])) / (1024 * 1024));
+    const within = (rate: number, limit: number): boolean => Math.abs(rate - limit) <= limit * 0.1;
+    // The first figure may include a moment before the container's cgroup got the rule: judge the later ones.
+    await waitFor('three dd figures', async () => (await rates()).length >= 3, { timeoutMs: 180_000, intervalMs: 1_000 });
+    const slow = (await rates()).slice(1);
+    report(`QoS in a pod: VolumeAttributesClass ferry-qos-10m (10 MiB/s), running ${seconds(Date.now() - t0)} after the PVC: dd measured ${slow.map((r) => r.toFixed(2)).join(', ')} MiB/s`);
+    for (const rate of slow) expect(within(rate, 10)).toBe(true);
+
+    const t = Date.now();
+    await ferry.cluster.kubectl.run(['patch', 'pvc', 'qos', '-n', NS, '--type=merge', '-p', '{"spec":{"volumeAttributesClassName":"ferry-qos-20m"}}']);
+    await waitFor('the PVC to report the new class', async () => (await get<{ status: { currentVolumeAttributesClassName?: string } }>('pvc', 'qos'))?.status.currentVolumeAttributesClassName === 'ferry-qos-20m', {
+      timeoutMs: 180_000,
+      intervalMs: 1_000,
+    });
+    const modified = Date.now() - t;
+    const seen = (await rates()).length;
+    // The figure running at the change mixes both limits: judge the ones after it.
+    await waitFor('figures after the change', async () => (await rates()).length >= seen + 3, { timeoutMs: 120_000, intervalMs: 1_000 });
+    const fast = (await rates()).slice(seen + 1);
+    report(`QoS in a pod: changed to ferry-qos-20m (20 MiB/s) on the bound PVC, modified in ${seconds(modified)}: dd measured ${fast.map((r) => r.toFixed(2)).join(', ')} MiB/s`);
+    for (const rate of fast) expect(within(rate, 20)).toBe(true);
+    await remove('pod', 'qos-writer');
   });
 
   it('a ReadWriteMany NFS PVC is used by pods on both nodes at once', async () => {
