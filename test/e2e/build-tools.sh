@@ -6,10 +6,11 @@
 #
 #   build-tools.sh                 everything the end-to-end cluster needs
 #   build-tools.sh control-plane   etcd and kube-apiserver only (the API-server tests in npm test)
+#   build-tools.sh suite           Kubernetes' external storage suite (e2e-storage.test), the ginkgo runner and agnhost
 #   build-tools.sh --print-dir     print the bin directory, build nothing
 set -euo pipefail
 what="${1:-all}"
-case "$what" in all|control-plane|--print-dir) ;; *) echo "usage: $0 [all|control-plane|--print-dir]" >&2; exit 2 ;; esac
+case "$what" in all|control-plane|suite|--print-dir) ;; *) echo "usage: $0 [all|control-plane|suite|--print-dir]" >&2; exit 2 ;; esac
 
 K8S_VERSION=v1.36.3
 K8S_STAGING_VERSION=v0.36.3
@@ -28,7 +29,9 @@ bin="$out/bin"
 if [ "$what" = --print-dir ]; then echo "$bin"; exit 0; fi
 mkdir -p "$bin" "$out/crd"
 # One build at a time (a test run and a hand-started build would otherwise race on the same files).
-exec 9>"$out/.lock"
+# The suite has its own lock: its long build must not hold up the cluster's.
+lock="$out/.lock"; [ "$what" = suite ] && lock="$out/.suite.lock"
+exec 9>"$lock"
 flock 9
 export GOWORK=off GOFLAGS=-mod=mod CGO_ENABLED=0
 log() { echo "[e2e-tools $(date +%T)] $*" >&2; }
@@ -57,21 +60,57 @@ if [ ! -x "$bin/etcd" ] || [ ! -x "$bin/etcdctl" ]; then
   )
 fi
 
-k8s_bins=(kube-apiserver kube-controller-manager kube-scheduler kubelet)
-[ "$what" = control-plane ] && k8s_bins=(kube-apiserver)
-missing=0; for b in "${k8s_bins[@]}"; do [ -x "$bin/$b" ] || missing=1; done
-if [ "$missing" = 1 ]; then
-  log "building Kubernetes $K8S_VERSION"
-  mkdir -p "$scratch/k8s" && (
-    cd "$scratch/k8s"
+# A scratch module in $1 that requires k8s.io/kubernetes $K8S_VERSION: k8s.io/kubernetes replaces its staging modules
+# with ./staging paths its module zip lacks, so each is pointed at its release.
+k8s_module() {
+  mkdir -p "$1"
+  (
+    cd "$1"
     go mod init ferry.local/k8s >/dev/null 2>&1
     gomod="$(cd / && go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | jq -r .GoMod)"
-    # k8s.io/kubernetes replaces its staging modules with ./staging paths its module zip lacks: point each at its release.
     edits=(-require="k8s.io/kubernetes@$K8S_VERSION")
     for m in $(grep -E '=> \./staging/' "$gomod" | awk '{print $1}'); do
       edits+=(-replace="$m=$m@$K8S_STAGING_VERSION")
     done
     go mod edit "${edits[@]}"
+  )
+}
+k8s_version_ldflags() {
+  local v="${K8S_VERSION#v}" ldflags="-s -w" p
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldflags+=" -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=${v%%.*} -X $p.gitMinor=$(echo "$v" | cut -d. -f2) -X $p.gitTreeState=clean"
+  done
+  echo "$ldflags"
+}
+
+if [ "$what" = suite ]; then
+  # The external storage suite: test/e2e/suite/storage_suite_test.go compiled against k8s.io/kubernetes (the specs
+  # are upstream's), the ginkgo CLI of the version Kubernetes requires (parallel runs), and agnhost, the image the
+  # suite's pods run beside busybox.
+  if [ ! -x "$bin/e2e-storage.test" ] || [ ! -x "$bin/ginkgo" ] || [ ! -x "$bin/agnhost" ]; then
+    log "building the external storage suite (Kubernetes $K8S_VERSION)"
+    k8s_module "$scratch/suite"
+    cp "$(dirname "$0")/suite/storage_suite_test.go" "$scratch/suite/"
+    (
+      cd "$scratch/suite"
+      go mod tidy -e >&2 || true
+      [ -x "$bin/e2e-storage.test" ] || go test -c -trimpath -ldflags "$(k8s_version_ldflags)" -o "$bin/e2e-storage.test" . >&2
+      # the CLI from the module graph the suite was built in: the same ginkgo version as the library inside it
+      [ -x "$bin/ginkgo" ] || go build -trimpath -o "$bin/ginkgo" github.com/onsi/ginkgo/v2/ginkgo >&2
+      [ -x "$bin/agnhost" ] || go build -trimpath -o "$bin/agnhost" k8s.io/kubernetes/test/images/agnhost >&2
+    )
+  fi
+  log "done (suite)"; echo "$bin"; exit 0
+fi
+
+k8s_bins=(kube-apiserver kube-controller-manager kube-scheduler kubelet)
+[ "$what" = control-plane ] && k8s_bins=(kube-apiserver)
+missing=0; for b in "${k8s_bins[@]}"; do [ -x "$bin/$b" ] || missing=1; done
+if [ "$missing" = 1 ]; then
+  log "building Kubernetes $K8S_VERSION"
+  k8s_module "$scratch/k8s"
+  (
+    cd "$scratch/k8s"
     cat > tools.go <<'GO'
 //go:build tools
 
@@ -85,11 +124,7 @@ import (
 )
 GO
     go mod tidy -e >&2 || true
-    v="${K8S_VERSION#v}"
-    ldflags="-s -w"
-    for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-      ldflags+=" -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=${v%%.*} -X $p.gitMinor=$(echo "$v" | cut -d. -f2) -X $p.gitTreeState=clean"
-    done
+    ldflags="$(k8s_version_ldflags)"
     for b in "${k8s_bins[@]}"; do
       [ -x "$bin/$b" ] && continue
       log "  $b"

@@ -138,10 +138,11 @@ export class FerryCluster {
     return exec(this.helm, [...args, '--kubeconfig', this.cluster.kubeconfig], { timeoutMs });
   }
 
-  async install(failover: 'off' | 'dry-run' | 'on'): Promise<void> {
+  async install(failover: 'off' | 'dry-run' | 'on', options: { maxVolumesPerNode?: number } = {}): Promise<void> {
     const version = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
     const nfs = { exportHostDir: this.nfsExportDir, helperHostFile: this.nfsHelper };
-    writeFileSync(this.valuesFile, JSON.stringify(e2eValues({ imageTag: version, poolEndpoint: this.pool.url, poolPassword: this.password, poolSystemId: this.pool.systemId, failover, nfs })));
+    const input = { imageTag: version, poolEndpoint: this.pool.url, poolPassword: this.password, poolSystemId: this.pool.systemId, failover, nfs, ...options };
+    writeFileSync(this.valuesFile, JSON.stringify(e2eValues(input)));
     await this.helmRun(['install', RELEASE, path.join(REPO_ROOT, 'charts/ferry'), '-n', NAMESPACE, '-f', this.valuesFile, '--wait', '--timeout', '5m']);
     this.log('helm install: Ferry is up');
   }

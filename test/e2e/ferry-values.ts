@@ -11,6 +11,8 @@ export interface E2eValuesInput {
   failover: 'off' | 'dry-run' | 'on';
   /** The NFS export stand-in on the host (FerryCluster.makeNfsExport). */
   nfs: { exportHostDir: string; helperHostFile: string };
+  /** The node plugins' max_volumes_per_node (0: no limit, the default). The storage suite's volume-limit specs need one. */
+  maxVolumesPerNode?: number;
 }
 
 /**
@@ -93,7 +95,13 @@ export function e2eValues(input: E2eValuesInput): Record<string, unknown> {
       { name: 'shared', type: 'nfs', server: NFS_SERVER, share: NFS_SHARE, onDelete: 'delete', mountTimeoutSeconds: 20 },
     ],
     // The SDC's device links: each node sees its own pool host directory there (FerryCluster binds it per node).
-    nodeConfig: { stateDir: '/var/lib/ferry/node', deviceDir: SDC_DEVICE_DIR, deviceWaitSeconds: 30, cleanupIntervalSeconds: 5 },
+    nodeConfig: {
+      stateDir: '/var/lib/ferry/node',
+      deviceDir: SDC_DEVICE_DIR,
+      deviceWaitSeconds: 30,
+      cleanupIntervalSeconds: 5,
+      ...(input.maxVolumesPerNode ? { maxVolumes: input.maxVolumesPerNode } : {}),
+    },
     storageClasses: [
       storageClass(STORAGE_CLASS, 'xfs'),
       storageClass(IMMEDIATE_CLASS, 'xfs', 'Immediate'),

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: images.sh [NAME...]   (NAME: pause busybox ferry or a sidecar binary name; default all)
+# Usage: images.sh [NAME...]   (NAME: pause busybox ferry suite or a sidecar binary name; default all but suite)
 # Builds the container images the end-to-end cluster runs, without a registry or a Docker engine, as docker-save
 # tarballs in ${FERRY_TOOLS_DIR:-~/.cache/ferry-tools}/e2e-images (outside the work tree), and prints that directory.
 # Its images.txt lists them: "<file> <image reference>" a line. Load one with
@@ -9,7 +9,10 @@
 # - the CSI sidecars and snapshot-controller (test/e2e/build-tools.sh builds them): each static binary alone on an
 #   otherwise empty root, entrypoint the binary, named exactly as charts/ferry/values.yaml references them;
 # - ferry:<package.json version> from the repository's Dockerfile with buildah, on local stand-ins for the node:20
-#   base images (debootstrap minbase + the host's Node.js and npm), as docs/packaging.md describes.
+#   base images (debootstrap minbase + the host's Node.js and npm), as docs/packaging.md describes;
+# - suite (only when named; Kubernetes' external storage suite, npm run e2e:suite): agnhost (build-tools.sh suite builds
+#   it from k8s.io/kubernetes/test/images/agnhost) on a busybox root, and busybox under the e2e-test-images names the
+#   suite's pods ask for (its busybox, and its nginx, which the suite runs only with a shell command of its own).
 # Every tarball is keyed by a hash of what it is made of, so a second run rebuilds only what changed (the Ferry image
 # whenever the sources, Dockerfile or lock file change: about 30 s to a minute warm; the base image once, a few minutes).
 set -euo pipefail
@@ -42,6 +45,12 @@ SIDECARS=(
   "livenessprobe localhost/ferry-e2e/livenessprobe:stand-in"
   "snapshot-controller registry.k8s.io/sig-storage/snapshot-controller:v8.6.0"
 )
+# The names Kubernetes v1.36.3's e2e framework asks for (test/utils/image/manifest.go).
+SUITE_BUSYBOX=(
+  "e2e-test-busybox registry.k8s.io/e2e-test-images/busybox:1.37.0-1"
+  "e2e-test-nginx registry.k8s.io/e2e-test-images/nginx:1.15-4"
+)
+AGNHOST_REF=registry.k8s.io/e2e-test-images/agnhost:2.63.0
 
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
@@ -98,13 +107,36 @@ fi
 
 # busybox:1.36 (the chart's test pod and our smoke pods): busybox with a link per applet. Debian ships 1.35; the tag is
 # what the chart asks for.
-if wanted busybox && ! cached busybox "$busybox_key $BUSYBOX_REF"; then
-  r="$scratch/busybox"; minimal_root "$r"; mkdir -p "$r/bin" "$r/usr/bin" "$r/sbin" "$r/usr/sbin" "$r/root"
-  cp "$busybox_bin" "$r/bin/busybox"
+# busybox with a link per applet, in directory $1.
+busybox_root() {
+  minimal_root "$1"; mkdir -p "$1/bin" "$1/usr/bin" "$1/sbin" "$1/usr/sbin" "$1/root"
+  cp "$busybox_bin" "$1/bin/busybox"
   for applet in $("$busybox_bin" --list-full); do
-    [ -e "$r/$applet" ] || ln -s /bin/busybox "$r/$applet"
+    [ -e "$1/$applet" ] || ln -s /bin/busybox "$1/$applet"
   done
+}
+
+# busybox:1.36 (the chart's test pod and our smoke pods). Debian ships 1.35; the tag is what the chart asks for.
+if wanted busybox && ! cached busybox "$busybox_key $BUSYBOX_REF"; then
+  r="$scratch/busybox"; busybox_root "$r"
   docker_archive busybox "$BUSYBOX_REF" "$r" "{\"Cmd\": [\"sh\"], \"Env\": $env_path}" "$busybox_key $BUSYBOX_REF"
+fi
+
+# Kubernetes' storage suite: only when named (it needs build-tools.sh suite, a long build of its own).
+if [[ "$only" == *" suite "* ]]; then
+  for entry in "${SUITE_BUSYBOX[@]}"; do
+    set -- $entry
+    cached "$1" "$busybox_key $2" && continue
+    r="$scratch/$1"; busybox_root "$r"
+    docker_archive "$1" "$2" "$r" "{\"Cmd\": [\"sh\"], \"Env\": $env_path}" "$busybox_key $2"
+  done
+  agnhost="$(bash "$here/build-tools.sh" --print-dir)/agnhost"
+  [ -x "$agnhost" ] || { echo "missing $agnhost (run test/e2e/build-tools.sh suite)" >&2; exit 1; }
+  key="$busybox_key $(sha "$agnhost") $AGNHOST_REF"
+  if ! cached agnhost "$key"; then
+    r="$scratch/agnhost"; busybox_root "$r"; cp "$agnhost" "$r/agnhost"; chmod 0755 "$r/agnhost"
+    docker_archive agnhost "$AGNHOST_REF" "$r" "{\"Entrypoint\": [\"/agnhost\"], \"Env\": $env_path}" "$key"
+  fi
 fi
 
 for entry in "${SIDECARS[@]}"; do
@@ -192,5 +224,6 @@ version="$(jq -r .version "$repo/package.json")"
   echo "busybox.tar $BUSYBOX_REF"
   for entry in "${SIDECARS[@]}"; do set -- $entry; echo "$1.tar $2"; done
   echo "ferry.tar ferry:$version"
+  for entry in "${SUITE_BUSYBOX[@]}" "agnhost $AGNHOST_REF"; do set -- $entry; if [ -f "$out/$1.tar" ]; then echo "$1.tar $2"; fi; done
 } > "$out/images.txt"
 echo "$out"

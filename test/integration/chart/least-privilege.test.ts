@@ -226,7 +226,7 @@ describe('RBAC per service account, exactly', () => {
       '--set', 'volumeGroupSnapshotClasses[0].deletionPolicy=Retain',
     );
     expect(grants(objs)['ferry-controller']).toEqual(
-      sorted(SIDECARS, FERRY_CONTROLLER, LEASES_READ, LEASES_ELECT, GROUP_SNAPSHOTTER),
+      sorted(SIDECARS, CAPACITY, FERRY_CONTROLLER, LEASES_READ, LEASES_ELECT, GROUP_SNAPSHOTTER),
     );
     const snapshotter = workload(objs, 'controller').containers.find((c) => c.name === 'csi-snapshotter');
     expect(snapshotter?.args).toContain('--feature-gates=CSIVolumeGroupSnapshot=true');

@@ -110,7 +110,9 @@ const CASES: Case[] = [
   ctrl('no name', 'CreateSnapshot', () => ({ source_volume_id: rig.v.id }), status.INVALID_ARGUMENT, 'name'),
   ctrl('no source', 'CreateSnapshot', () => ({ name: 'snap-nosrc' }), status.INVALID_ARGUMENT, 'source_volume_id'),
   ctrl('no snapshot_id', 'DeleteSnapshot', () => ({}), status.INVALID_ARGUMENT, 'snapshot_id'),
-  ctrl('unoffered', 'ControllerModifyVolume', () => ({ volume_id: rig.v.id, mutable_parameters: { iops: '1' } }), status.UNIMPLEMENTED),
+  ctrl('key not mutable', 'ControllerModifyVolume', () => ({ volume_id: rig.v.id, mutable_parameters: { iops: '1' } }), status.INVALID_ARGUMENT, 'iops'),
+  ctrl('immutable StorageClass key', 'ControllerModifyVolume', () => ({ volume_id: rig.v.id, mutable_parameters: { storagePool: 'pool2' } }), status.INVALID_ARGUMENT, 'storagePool'),
+  ctrl('iopsLimit "1; reboot"', 'ControllerModifyVolume', () => ({ volume_id: rig.v.id, mutable_parameters: { iopsLimit: '1; reboot' } }), status.INVALID_ARGUMENT, 'iopsLimit'),
   // ---- Controller: wrong ids.
   ctrl('made-up id', 'ControllerGetVolume', () => ({ volume_id: rig.madeUpId() }), status.NOT_FOUND),
   ctrl('made-up id', 'ControllerPublishVolume', () => ({ volume_id: rig.madeUpId(), node_id: NODE_GUID, volume_capability: MOUNT }), status.NOT_FOUND),
@@ -137,7 +139,8 @@ const CASES: Case[] = [
   ctrl('fs_type "ext4,bind"', 'ControllerPublishVolume', () => ({ volume_id: rig.idle, node_id: NODE_GUID, volume_capability: mount([], 'ext4,bind') }), status.INVALID_ARGUMENT, 'fs_type'),
   ctrl('access mode unknown', 'CreateVolume', createVolume('pvc-mode', () => ({ volume_capabilities: [{ mount: {}, access_mode: { mode: 42 } }] })), status.INVALID_ARGUMENT, 'access_mode'),
   // ---- Controller: parameters, volume context, sizes.
-  ctrl('unknown parameter', 'CreateVolume', createVolume('pvc-param', () => ({ parameters: { storagepool: 'pool1' } })), status.INVALID_ARGUMENT, 'storagepool'),
+  // storagepool (lower case) is csi-powerflex's name, a documented alias: a misspelling of it is not.
+  ctrl('unknown parameter', 'CreateVolume', createVolume('pvc-param', () => ({ parameters: { storagepoool: 'pool1' } })), status.INVALID_ARGUMENT, 'storagepoool'),
   ctrl('mkfsOptions "-F /dev/sda"', 'CreateVolume', createVolume('pvc-mkfs', () => ({ parameters: { mkfsOptions: '-F /dev/sda' } })), status.INVALID_ARGUMENT, 'mkfsOptions'),
   ctrl('unknown backend', 'CreateVolume', createVolume('pvc-backend', () => ({ parameters: { backend: 'nope' } })), status.INVALID_ARGUMENT, 'nope'),
   ctrl('required over limit', 'CreateVolume', createVolume('pvc-range', () => ({ capacity_range: { required_bytes: String(4n * GiB), limit_bytes: String(GiB) } })), status.INVALID_ARGUMENT, 'limit_bytes'),

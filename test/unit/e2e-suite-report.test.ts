@@ -1,0 +1,42 @@
+import { describe, expect, it } from '@jest/globals';
+import { formatSummary, summarise } from '../e2e/suite/report.js';
+
+// The storage suite's summary decides whether `npm run e2e:suite` passes: a failure in any state ginkgo has for it, or
+// in the suite's setup (no leaf text), must count; a spec the focus left out must not count as a skip.
+describe('storage suite report', () => {
+  const spec = (leaf: string, State: string, message?: string): object => ({
+    ContainerHierarchyTexts: ['External Storage [Driver: ferry.csi.io]', '[Testpattern: Dynamic PV (xfs)] volumes'],
+    LeafNodeText: leaf,
+    State,
+    ...(message === undefined ? {} : { Failure: { Message: message } }),
+  });
+
+  it('counts passes, every failing state, skips by reason, and leaves out unselected specs', () => {
+    const summary = summarise([
+      {
+        SpecReports: [
+          spec('should store data', 'passed'),
+          spec('should allow exec', 'failed', 'timed out waiting for pod\nmore'),
+          spec('should resize', 'timedout', 'deadline'),
+          spec('should panic', 'panicked', 'nil'),
+          spec('raw block', 'skipped', "Driver ferry.csi.io doesn't support Block -- skipping"),
+          spec('raw block 2', 'skipped', "Driver  ferry.csi.io doesn't support Block -- skipping"),
+          spec('in namespace', 'skipped', 'not enough topologies in e2e-provisioning-1234'),
+          spec('other driver', 'skipped'),
+          { LeafNodeText: '', State: 'failed', Failure: { Message: 'nodes not ready' } },
+          { LeafNodeText: '', State: 'passed' },
+        ],
+      },
+    ] as never);
+    expect(summary.passed).toBe(1);
+    expect(summary.failed).toHaveLength(4);
+    expect(summary.failed[0]).toMatch(/should allow exec: timed out waiting for pod$/);
+    expect(summary.failed[3]).toBe('(suite setup): nodes not ready');
+    expect([...summary.skipped.entries()]).toEqual([
+      ["Driver ferry.csi.io doesn't support Block -- skipping", 2],
+      ['not enough topologies in <ns>', 1],
+    ]);
+    expect(summary.notSelected).toBe(1);
+    expect(formatSummary('block', summary, 90_000)).toMatch(/^block: 1 passed, 4 failed, 3 skipped in 1\.5 min\n/);
+  });
+});
