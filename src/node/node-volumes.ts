@@ -18,6 +18,7 @@ import {
 import { findMount, majorMinorOf, type MountEntry } from './mount-table.js';
 import { bindMount, mount, unmount } from './mounter.js';
 import { isOwnMount, mountedDevice as mountedDeviceOf, refuseStagingPathAsTarget, requireOwnMount } from './own-mounts.js';
+import { closeViewIfUnused, openView, refreshViewSize, viewedDevice, viewsOf } from './read-only-view.js';
 import { ensureDirectory, removeTarget } from './paths.js';
 import { blockDeviceStats, volumeCondition, volumeStats, type VolumeStats } from './stats.js';
 import { isVfsFlag } from '../parameters/mount-flags.js';
@@ -126,7 +127,8 @@ export class NodeVolumes {
     } else if (existing !== input.fsType) {
       // Never format over data: a volume that holds something else is the operator's to sort out.
       throw new DomainError('failed-precondition', `volume ${input.volumeId} holds ${existing}, not ${input.fsType}; it is not reformatted`);
-    } else if (input.fsType === 'ext4') {
+    } else if (input.fsType === 'ext4' && !(await isReadOnlyDevice(device))) {
+      // (A read-only mapping cannot be written: neither undone nor grown here; it mounts as it is, or the mount says why.)
       // Before anything reads its size: a grow cut short by a crash is undone first, or it would be mounted half-made.
       const undoFile = this.store.undoFile(input.volumeId);
       await rollBackCutShortResize(device, undoFile, call);
@@ -172,6 +174,10 @@ export class NodeVolumes {
       await requireOwnMount(volumeId, stagingPath, entry, record, source);
       if (!(await unmount(stagingPath, { logger: ctx.log, signal: ctx.signal }))) break;
     }
+    // A read-only view left by a publish cut short between losetup and the bind: no target of this stage binds it now.
+    if (record?.stagingPath === stagingPath && record.accessType === 'block' && record.deviceNumber !== undefined) {
+      for (const view of await viewsOf(record.deviceNumber)) await closeViewIfUnused(view, record.targets, { signal: ctx.signal, logger: ctx.log });
+    }
     // The record of a stage elsewhere stays: that stage is still up.
     if (record === undefined || record.stagingPath === stagingPath) await this.store.remove(volumeId);
   }
@@ -185,20 +191,31 @@ export class NodeVolumes {
     refuseStagingPathAsTarget(input.volumeId, input.targetPath, record);
     if (input.capability.accessType === 'block') {
       const device = await waitForDevice(input.source.devicePath, { timeoutMs: this.deviceWaitMs, signal: ctx.signal, logger: ctx.log });
+      const deviceNumber = await majorMinorOfDevice(device);
+      // Read-only asked of a writable mapping: a read-only view of the device is bound, never the device itself.
+      const viaView = input.readOnly && !(await isReadOnlyDevice(device));
       const existing = await findMount(input.targetPath, { logger: ctx.log });
       if (existing) {
         // A bound device node shows as devtmpfs in the mount table; the node itself tells which device it is.
         const bound = await stat(input.targetPath, { bigint: true });
-        if (!bound.isBlockDevice() || majorMinorOf(bound.rdev) !== (await majorMinorOfDevice(device))) {
+        const boundNumber = bound.isBlockDevice() ? majorMinorOf(bound.rdev) : undefined;
+        const shown = boundNumber === undefined ? undefined : ((await viewedDevice(boundNumber)) ?? boundNumber);
+        if (shown !== deviceNumber) {
           throw new DomainError('already-exists', `${input.targetPath} holds another device, not volume ${input.volumeId}`);
+        }
+        if ((shown !== boundNumber) !== viaView) {
+          throw new DomainError('already-exists', `volume ${input.volumeId} is published at ${input.targetPath} ${viaView ? 'read-write' : 'read-only'} already`);
         }
       } else {
         await this.remember(record, input);
-        // A device the controller published read-only is read-only itself; a bind cannot make a writable one so.
-        if (input.readOnly && !(await isReadOnlyDevice(device))) {
-          throw new DomainError('invalid-argument', `a read-only raw block publish needs the volume published read-only by the controller`);
+        const call = { signal: ctx.signal, logger: ctx.log };
+        const source = viaView ? await openView(device, deviceNumber, call) : device;
+        try {
+          await bindMount(source, input.targetPath, call);
+        } catch (err) {
+          if (viaView) await closeViewIfUnused(await majorMinorOfDevice(source), record?.targets ?? [], call).catch(() => undefined);
+          throw err;
         }
-        await bindMount(device, input.targetPath, { logger: ctx.log, signal: ctx.signal });
       }
       return;
     }
@@ -240,7 +257,10 @@ export class NodeVolumes {
       // Every layer is looked at before it comes off: each must be this volume's.
       for (let entry = await findMount(targetPath, { logger: ctx.log }); entry; entry = await findMount(targetPath, { logger: ctx.log })) {
         await requireOwnMount(volumeId, targetPath, entry, record, source);
+        const view = await boundView(targetPath);
         if (!(await unmount(targetPath, { logger: ctx.log, signal: ctx.signal }))) break;
+        // Proven this volume's above (a view stands for the device it shows): detached once no other target binds it.
+        if (view !== undefined) await closeViewIfUnused(view, (record?.targets ?? []).filter((t) => t !== targetPath), { signal: ctx.signal, logger: ctx.log });
       }
     }
     await removeTarget(targetPath, { logger: ctx.log, signal: ctx.signal });
@@ -284,6 +304,10 @@ export class NodeVolumes {
       if (!isShareOf(share, source)) throw notThisVolume(volumeId, volumePath);
       return 0n;
     }
+    await this.ownMountAt(volumeId, volumePath, source, ctx);
+    // A read-only view keeps the size it was made with: it takes the device's new size first.
+    const view = await boundView(volumePath);
+    if (view !== undefined) await refreshViewSize(view, { signal: ctx.signal, logger: ctx.log });
     const usage = await this.usage(volumeId, volumePath, source, ctx);
     const call = { signal: ctx.signal, logger: ctx.log };
     if (usage.kind === 'block') return usage.totalBytes;
@@ -385,6 +409,14 @@ function sameFilesystem(a: MountEntry, b: MountEntry): boolean {
 }
 
 /** The kernel's own read-only flag of a block device (a read-only mapping makes one). */
+/** The numbers of the read-only view bound at `target`, if a view is what is bound there. */
+async function boundView(target: string): Promise<string | undefined> {
+  const info = await stat(target, { bigint: true }).catch(() => undefined);
+  if (!info?.isBlockDevice()) return undefined;
+  const bound = majorMinorOf(info.rdev);
+  return (await viewedDevice(bound)) === undefined ? undefined : bound;
+}
+
 async function isReadOnlyDevice(device: string): Promise<boolean> {
   const name = device.replace(/^\/dev\//, '');
   try {

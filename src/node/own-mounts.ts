@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import type { NodeSource } from '../backends/backend.js';
 import { DomainError } from '../errors.js';
 import { majorMinorOf, type MountEntry } from './mount-table.js';
+import { viewedDevice } from './read-only-view.js';
 import type { StagedVolume } from './state-store.js';
 
 /**
@@ -21,11 +22,17 @@ async function currentDeviceNumber(source: NodeSource | undefined): Promise<stri
   }
 }
 
-/** The device a mount stands for: a bound device node (raw block) is the node's own device, not devtmpfs's. */
+/**
+ * The device a mount stands for: a bound device node (raw block) is the node's own device, not devtmpfs's, and a
+ * read-only view (read-only-view.ts) stands for the device it shows.
+ */
 export async function mountedDevice(path: string, entry: MountEntry): Promise<string> {
   try {
     const info = await stat(path, { bigint: true });
-    if (info.isBlockDevice()) return majorMinorOf(info.rdev);
+    if (info.isBlockDevice()) {
+      const bound = majorMinorOf(info.rdev);
+      return (await viewedDevice(bound)) ?? bound;
+    }
   } catch {
     // A dead mount cannot be looked into; its table entry is all there is.
   }

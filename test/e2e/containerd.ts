@@ -29,7 +29,12 @@ export function hostSocket(paths: ContainerdPaths): string {
   return path.join(paths.nodeRoot, CONTAINERD_SOCKET);
 }
 
-export function writeContainerdConfig(paths: ContainerdPaths): void {
+/** A node's pod subnet: 10.201.<last octet of its own address>.0/24, so no two nodes hand out the same pod IP. */
+export function podSubnet(nodeAddress: string): string {
+  return `10.201.${nodeAddress.split('.')[3] ?? '0'}.0/24`;
+}
+
+export function writeContainerdConfig(paths: ContainerdPaths, subnet: string): void {
   // cgroup v1 without systemd: cgroupfs. Debian's CNI plugins are in /usr/lib/cni, not the default /opt/cni/bin.
   const config = `version = 2
 root = "/var/lib/containerd"
@@ -59,14 +64,26 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         SystemdCgroup = false
 `;
   writeFileSync(paths.configFile, config);
-  // Loopback only: enough for the runtime to report NetworkReady. Pods use the node's network (hostNetwork: true);
-  // a pod with its own network namespace gets nothing but lo.
+  // A bridge inside the node's network namespace with a subnet of its own: containerd's CRI plugin needs an eth0 with
+  // an address for a pod that has its own network namespace (Kubernetes' storage suite makes only such pods; ours use
+  // hostNetwork). No route between nodes and no kube-proxy: a pod reaches its own node and nothing more, which is all
+  // a storage test's pods need. IPAM state lives in the node's own /run/containerd (two nodes, one host); lo is containerd's own.
   const cniDir = path.join(paths.nodeRoot, 'etc/cni/net.d');
   mkdirSync(cniDir, { recursive: true });
-  writeFileSync(
-    path.join(cniDir, '10-loopback.conflist'),
-    `${JSON.stringify({ cniVersion: '1.0.0', name: 'loopback', plugins: [{ type: 'loopback' }] }, null, 2)}\n`,
-  );
+  const network = {
+    cniVersion: '1.0.0',
+    name: 'e2e-pods',
+    plugins: [
+      {
+        type: 'bridge',
+        bridge: 'e2e-pods',
+        isGateway: true,
+        ipMasq: false,
+        ipam: { type: 'host-local', ranges: [[{ subnet }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: '/run/containerd/cni-ipam' },
+      },
+    ],
+  };
+  writeFileSync(path.join(cniDir, '10-e2e-pods.conflist'), `${JSON.stringify(network, null, 2)}\n`);
 }
 
 export async function startContainerd(

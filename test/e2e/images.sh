@@ -12,7 +12,8 @@
 #   base images (debootstrap minbase + the host's Node.js and npm), as docs/packaging.md describes;
 # - suite (only when named; Kubernetes' external storage suite, npm run e2e:suite): agnhost (build-tools.sh suite builds
 #   it from k8s.io/kubernetes/test/images/agnhost) on a busybox root, and busybox under the e2e-test-images names the
-#   suite's pods ask for (its busybox, and its nginx, which the suite runs only with a shell command of its own).
+#   suite's pods ask for (its busybox, and its nginx and glibc-dns-testing, which the storage specs run only with a
+#   shell command of their own).
 # Every tarball is keyed by a hash of what it is made of, so a second run rebuilds only what changed (the Ferry image
 # whenever the sources, Dockerfile or lock file change: about 30 s to a minute warm; the base image once, a few minutes).
 set -euo pipefail
@@ -49,6 +50,7 @@ SIDECARS=(
 SUITE_BUSYBOX=(
   "e2e-test-busybox registry.k8s.io/e2e-test-images/busybox:1.37.0-1"
   "e2e-test-nginx registry.k8s.io/e2e-test-images/nginx:1.15-4"
+  "e2e-test-glibc-dns-testing registry.k8s.io/e2e-test-images/glibc-dns-testing:2.0.0"
 )
 AGNHOST_REF=registry.k8s.io/e2e-test-images/agnhost:2.63.0
 

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { ChildService } from '../../src/harness/child.js';
 import { exec, type ExecResult } from '../../src/util/exec.js';
-import { hostSocket, importImages, startContainerd, writeContainerdConfig, type ContainerdPaths } from './containerd.js';
+import { hostSocket, importImages, podSubnet, startContainerd, writeContainerdConfig, type ContainerdPaths } from './containerd.js';
 import { startKubelet, writeKubeletConfig, type KubeletSpec } from './kubelet.js';
 import { nodeProcesses, nsenterArgs, type NodeNamespaces } from './namespaces.js';
 import { killAll } from './procs.js';
@@ -59,7 +59,7 @@ export class LocalNode {
       logFile: path.join(logDir, 'kubelet.log'),
       verbose: spec.verbose,
     };
-    writeContainerdConfig(this.containerdPaths);
+    writeContainerdConfig(this.containerdPaths, podSubnet(spec.address));
     writeKubeletConfig(this.kubeletSpec);
   }
 

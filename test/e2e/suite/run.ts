@@ -38,6 +38,15 @@ async function buildSuite(): Promise<string> {
   return stdout.trim().split('\n').pop() ?? '';
 }
 
+let running: ReturnType<typeof spawn> | undefined;
+// Ctrl-C or SIGTERM: ginkgo is interrupted (it runs the specs' cleanup and writes its report), then the cluster goes.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    log(`${signal}: interrupting the suite, then tearing the cluster down`);
+    running?.kill('SIGINT');
+  });
+}
+
 /** Runs ginkgo over the suite binary with one driver; output to a log file (it runs to megabytes). */
 function runGinkgo(bin: string, args: string[], logFile: string): Promise<number | null> {
   const fd = openSync(logFile, 'w');
@@ -47,8 +56,10 @@ function runGinkgo(bin: string, args: string[], logFile: string): Promise<number
       // The framework runs kubectl for some specs (and to log the cluster's version).
       env: { ...process.env, PATH: `${path.dirname(KUBECTL)}:${process.env.PATH ?? ''}` },
     });
+    running = child;
     child.once('error', reject);
     child.once('exit', (code) => {
+      running = undefined;
       closeSync(fd);
       resolve(code);
     });

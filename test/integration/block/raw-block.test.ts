@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { stat } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import { call } from '../../helpers/csi-client.js';
 import type { BlockCluster } from '../../helpers/block-cluster.js';
-import { useBlockCluster, GiB, MiB, blockCapability, mountCount, readAt, writeAt } from '../../helpers/block-cluster.js';
+import { useBlockCluster, GiB, MiB, blockCapability, grpcError, mountCount, readAt, writeAt } from '../../helpers/block-cluster.js';
+import { majorMinorOf } from '../../../src/node/mount-table.js';
 
 /**
  * Issue 4, must-show 4: a raw block volume published to a target file (the device node bound onto it). A pattern
@@ -64,5 +65,58 @@ describe('raw block volumes', () => {
     expect((await readAt(back, offset, pattern.length)).equals(pattern)).toBe(true);
     expect(await cluster.mkfsRuns('node01')).toHaveLength(0);
     expect(await cluster.mkfsRuns('node02')).toHaveLength(0);
+  });
+
+  // A pod's readOnly on a read-write PV: Kubernetes publishes read-only on the node and writable at the controller. A
+  // read-only bind of the device node would still let writes through to the disk; Ferry binds a read-only loop device
+  // over it (a "view"), shared by the volume's read-only targets on the node and detached with the last of them.
+  it('a read-only publish of a writable mapping binds a read-only view: reads the data, refuses writes, goes with the last target', async () => {
+    const cap = blockCapability();
+    const volume = await cluster.createVolume('pvc-raw-ro', { capability: cap, requiredBytes: 8n * GiB });
+    const writer = await cluster.attach('node01', volume.volume_id, 'rw', cap);
+    const pattern = randomBytes(1 * MiB);
+    await writeAt(writer, 4 * MiB, pattern);
+    await cluster.unpublish('node01', volume.volume_id, 'rw');
+    const device = await cluster.device('node01', volume.volume_id);
+    const deviceNumber = majorMinorOf((await stat(device, { bigint: true })).rdev);
+    /** Loop devices whose backing file is the volume's device, with their read-only flag. */
+    const views = async (): Promise<string[]> => {
+      const found: string[] = [];
+      for (const name of (await readdir('/sys/block')).filter((n) => n.startsWith('loop'))) {
+        const backing = await readFile(`/sys/block/${name}/loop/backing_file`, 'utf8').catch(() => '');
+        const info = backing.trim() ? await stat(backing.trim(), { bigint: true }).catch(() => undefined) : undefined;
+        if (info?.isBlockDevice() && majorMinorOf(info.rdev) === deviceNumber) found.push(`${name} ro=${(await readFile(`/sys/block/${name}/ro`, 'utf8')).trim()}`);
+      }
+      return found;
+    };
+
+    const a = await cluster.publish('node01', volume.volume_id, 'ro-a', cap, { readonly: true, pod: 'a' });
+    const b = await cluster.publish('node01', volume.volume_id, 'ro-b', cap, { readonly: true, pod: 'b' });
+    const viewsNow = await views();
+    expect(viewsNow).toHaveLength(1);
+    expect(viewsNow[0]).toMatch(/ ro=1$/);
+    for (const target of [a, b]) {
+      const bound = await stat(target);
+      expect(bound.isBlockDevice()).toBe(true);
+      expect(bound.rdev).not.toBe((await stat(device)).rdev);
+      expect((await readAt(target, 4 * MiB, pattern.length)).equals(pattern)).toBe(true);
+      // The block layer refuses the write itself (a read-only block device opens for writing, then answers EPERM).
+      await expect(writeAt(target, 0, Buffer.alloc(4096))).rejects.toMatchObject({ code: expect.stringMatching(/^(EPERM|EACCES|EROFS)$/) });
+    }
+    // Idempotent for the same target, and a read-write republish over a read-only target is refused.
+    await cluster.publish('node01', volume.volume_id, 'ro-a', cap, { readonly: true, pod: 'a' });
+    expect((await grpcError(cluster.publish('node01', volume.volume_id, 'ro-a', cap, { pod: 'a' }))).code).toBe(6);
+    const stats = await call(cluster.node('node01'), 'NodeGetVolumeStats', { volume_id: volume.volume_id, volume_path: a });
+    expect(stats.usage).toEqual([expect.objectContaining({ unit: 'BYTES', total: String(8n * GiB) })]);
+
+    await cluster.unpublish('node01', volume.volume_id, 'ro-a', 'a');
+    expect(await views()).toHaveLength(1);
+    expect((await readAt(b, 4 * MiB, pattern.length)).equals(pattern)).toBe(true);
+    await cluster.unpublish('node01', volume.volume_id, 'ro-b', 'b');
+    expect(await views()).toEqual([]);
+    expect(await mountCount(a)).toBe(0);
+    expect(await mountCount(b)).toBe(0);
+    await cluster.unstage('node01', volume.volume_id, 'rw');
+    await cluster.controllerUnpublish(volume.volume_id, 'node01');
   });
 });
