@@ -126,11 +126,23 @@ fi
 
 # Kubernetes' storage suite: only when named (it needs build-tools.sh suite, a long build of its own).
 if [[ "$only" == *" suite "* ]]; then
+  # glibc-dns-testing is the suite's image with GNU tools (its specs run `dd oflag=nocache`, which busybox's dd lacks):
+  # the host's GNU dd with its libraries goes in first on PATH, and the host's dash is /bin/sh (Debian's busybox sh
+  # runs its own applets before anything on PATH).
+  gnu_dd_key="$(sha /bin/dd /bin/dash "$(readlink -f /lib/x86_64-linux-gnu/libc.so.6)")"
   for entry in "${SUITE_BUSYBOX[@]}"; do
     set -- $entry
-    cached "$1" "$busybox_key $2" && continue
+    key="$busybox_key $2"; [[ "$1" == *glibc* ]] && key+=" gnu-dd=$gnu_dd_key"
+    cached "$1" "$key" && continue
     r="$scratch/$1"; busybox_root "$r"
-    docker_archive "$1" "$2" "$r" "{\"Cmd\": [\"sh\"], \"Env\": $env_path}" "$busybox_key $2"
+    if [[ "$1" == *glibc* ]]; then
+      mkdir -p "$r/usr/local/bin" "$r/lib/x86_64-linux-gnu" "$r/lib64"
+      cp /bin/dd "$r/usr/local/bin/dd"
+      rm -f "$r/bin/sh"; cp /bin/dash "$r/bin/sh"
+      for lib in $(ldd /bin/dd /bin/dash | grep -oE '/[^ ]+\.so[^ ]*' | sort -u); do cp -L "$lib" "$r/lib/x86_64-linux-gnu/"; done
+      ln -sf /lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$r/lib64/ld-linux-x86-64.so.2"
+    fi
+    docker_archive "$1" "$2" "$r" "{\"Cmd\": [\"sh\"], \"Env\": $env_path}" "$key"
   done
   agnhost="$(bash "$here/build-tools.sh" --print-dir)/agnhost"
   [ -x "$agnhost" ] || { echo "missing $agnhost (run test/e2e/build-tools.sh suite)" >&2; exit 1; }
