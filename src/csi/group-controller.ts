@@ -14,6 +14,7 @@ import { formatScopedId, parseScopedId } from './ids.js';
 import type { BackendRegistry } from './registry.js';
 import { snapshotMessage } from './snapshot-message.js';
 import { requireField } from './validate.js';
+import { checkGroupSnapshotParameters } from '../parameters/group-snapshot.js';
 
 /** Whether any configured backend takes group snapshots: only then is the GroupController service offered at all. */
 export function offersGroupSnapshots(backends: readonly Backend[]): boolean {
@@ -41,8 +42,7 @@ export class GroupControllerService implements ServiceImpl<GroupControllerHandle
   async CreateVolumeGroupSnapshot(req: CreateVolumeGroupSnapshotRequest__Output, ctx: CallContext): Promise<CreateVolumeGroupSnapshotResponse> {
     const name = requireField(req.name, 'name');
     if (req.source_volume_ids.length === 0) throw new DomainError('invalid-argument', 'source_volume_ids must not be empty');
-    const unknown = Object.keys(req.parameters).filter((k) => !k.startsWith('csi.storage.k8s.io/'));
-    if (unknown.length > 0) throw new DomainError('invalid-argument', `unknown group snapshot parameter(s) ${unknown.sort().join(', ')}`);
+    checkGroupSnapshotParameters(req.parameters);
     const seen = new Set<string>();
     for (const [i, id] of req.source_volume_ids.entries()) {
       requireField(id, `source_volume_ids[${i}]`);
