@@ -110,22 +110,8 @@ export async function createNodeNamespaces(
     mkdirSync(source, { recursive: true });
     binds.push(`mount --bind '${source}' '${p}'`);
   }
-  // The node's /proc/1/ns answers for the node, as a machine's init does: Kubernetes' storage suite looks at a node's
-  // mounts from a hostPID pod with `nsenter --mount=/proc/1/ns/mnt`, which on a shared host would be the host's. Its
-  // `mnt` is a twin of the node's mount namespace (made from inside it with every propagation unchanged, so the two
-  // share every mount event: a namespace cannot pin itself), the others are the node's own; the overlay is mounted
-  // after /proc is made a slave here, so the host's /proc never sees it.
-  const initNs = path.join(nsDir, `${node}.init`);
-  mkdirSync(initNs, { recursive: true });
-  const nsEntries = ['cgroup', 'ipc', 'net', 'pid', 'pid_for_children', 'time', 'time_for_children', 'user', 'uts'];
-  const initScript = [
-    'mount --make-rslave /proc',
-    ...nsEntries.map((e) => `touch '${initNs}/${e}' && mount --bind /proc/self/ns/${e} '${initNs}/${e}'`),
-    `touch '${initNs}/mnt' && unshare --mount='${initNs}/mnt' --propagation unchanged true`,
-    `mount --rbind '${initNs}' /proc/1/ns`,
-  ];
   // One shell inside the new namespaces; its arguments are our own paths (no spaces or quotes in them).
-  const script = ['set -e', `hostname '${node}'`, 'mount --make-slave /', 'mount --make-shared /', ...binds, ...initScript].join('\n');
+  const script = ['set -e', `hostname '${node}'`, 'mount --make-slave /', 'mount --make-shared /', ...binds].join('\n');
   await exec('unshare', [`--net=${netFile}`, `--mount=${mntFile}`, `--uts=${utsFile}`, '--propagation', 'unchanged', '--', 'sh', '-c', script], {
     timeoutMs: 30_000,
   });
