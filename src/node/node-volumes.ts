@@ -18,7 +18,7 @@ import {
 import { findMount, majorMinorOf, type MountEntry } from './mount-table.js';
 import { bindMount, mount, unmount } from './mounter.js';
 import { isOwnMount, mountedDevice as mountedDeviceOf, refuseStagingPathAsTarget, requireOwnMount } from './own-mounts.js';
-import { closeViewIfUnused, openView, refreshViewSize, viewedDevice, viewsOf } from './read-only-view.js';
+import { closeViewIfUnused, openView, refreshViewSize, viewBoundAt, viewedDevice, viewsOf } from './read-only-view.js';
 import { ensureDirectory, removeTarget } from './paths.js';
 import { blockDeviceStats, volumeCondition, volumeStats, type VolumeStats } from './stats.js';
 import { isVfsFlag } from '../parameters/mount-flags.js';
@@ -257,7 +257,7 @@ export class NodeVolumes {
       // Every layer is looked at before it comes off: each must be this volume's.
       for (let entry = await findMount(targetPath, { logger: ctx.log }); entry; entry = await findMount(targetPath, { logger: ctx.log })) {
         await requireOwnMount(volumeId, targetPath, entry, record, source);
-        const view = await boundView(targetPath);
+        const view = await viewBoundAt(targetPath);
         if (!(await unmount(targetPath, { logger: ctx.log, signal: ctx.signal }))) break;
         // Proven this volume's above (a view stands for the device it shows): detached once no other target binds it.
         if (view !== undefined) await closeViewIfUnused(view, (record?.targets ?? []).filter((t) => t !== targetPath), { signal: ctx.signal, logger: ctx.log });
@@ -306,7 +306,7 @@ export class NodeVolumes {
     }
     await this.ownMountAt(volumeId, volumePath, source, ctx);
     // A read-only view keeps the size it was made with: it takes the device's new size first.
-    const view = await boundView(volumePath);
+    const view = await viewBoundAt(volumePath);
     if (view !== undefined) await refreshViewSize(view, { signal: ctx.signal, logger: ctx.log });
     const usage = await this.usage(volumeId, volumePath, source, ctx);
     const call = { signal: ctx.signal, logger: ctx.log };
@@ -409,14 +409,6 @@ function sameFilesystem(a: MountEntry, b: MountEntry): boolean {
 }
 
 /** The kernel's own read-only flag of a block device (a read-only mapping makes one). */
-/** The numbers of the read-only view bound at `target`, if a view is what is bound there. */
-async function boundView(target: string): Promise<string | undefined> {
-  const info = await stat(target, { bigint: true }).catch(() => undefined);
-  if (!info?.isBlockDevice()) return undefined;
-  const bound = majorMinorOf(info.rdev);
-  return (await viewedDevice(bound)) === undefined ? undefined : bound;
-}
-
 async function isReadOnlyDevice(device: string): Promise<boolean> {
   const name = device.replace(/^\/dev\//, '');
   try {

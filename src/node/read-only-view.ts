@@ -40,6 +40,14 @@ export async function viewedDevice(majorMinor: string): Promise<string | undefin
   }
 }
 
+/** The numbers of the read-only view bound at `target`, if a view is what is bound there. */
+export async function viewBoundAt(target: string): Promise<string | undefined> {
+  const info = await stat(target, { bigint: true }).catch(() => undefined);
+  if (!info?.isBlockDevice()) return undefined;
+  const bound = majorMinorOf(info.rdev);
+  return (await viewedDevice(bound)) === undefined ? undefined : bound;
+}
+
 /** The /dev path of the block device with numbers `majorMinor` (its sysfs name). */
 async function devicePathOf(majorMinor: string): Promise<string> {
   return `/dev/${path.basename(await realpath(`/sys/dev/block/${majorMinor}`))}`;
