@@ -3,6 +3,7 @@ import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { readFile } from 'node:fs/promises';
 import { call } from '../../helpers/csi-client.js';
 import { BLOCK, HostileRig, MOUNT, NODE_GUID, type Answer } from '../../helpers/hostile-rig.js';
+import { tallyLine, type Outcome } from '../../helpers/bad-input-tally.js';
 
 /**
  * Issue 14's bad-input table: every RPC (Identity, Controller, Node) of a real `ferry driver --mode all` on a real
@@ -246,11 +247,6 @@ const CASES: Case[] = [
   { name: 'pool: unknown path', service: 'http', rpc: '/api/../../etc/passwd', method: 'GET', request: () => ({}), code: 404 },
 ];
 
-interface Outcome {
-  name: string;
-  verdict: 'as expected' | 'wrong code' | 'accepted';
-  got: string;
-}
 const outcomes: Outcome[] = [];
 
 beforeAll(async () => {
@@ -258,11 +254,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  const count = (v: Outcome['verdict']): number => outcomes.filter((o) => o.verdict === v).length;
-  const lines = outcomes.filter((o) => o.verdict !== 'as expected').map((o) => `  ${o.verdict}: ${o.name} → ${o.got}`);
-  process.stdout.write(
-    `\nbad input: tried ${outcomes.length}, as expected ${count('as expected')}, wrong code ${count('wrong code')}, accepted ${count('accepted')}\n${lines.join('\n')}\n`,
-  );
+  process.stdout.write(tallyLine('bad input', outcomes));
   await rig?.close();
 }, 60_000);
 

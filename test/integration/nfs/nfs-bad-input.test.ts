@@ -7,6 +7,7 @@ import path from 'node:path';
 import { CsiCallError } from '../../../src/harness/csi-client.js';
 import { call, callByName, csiClients, type CsiClients } from '../../helpers/csi-client.js';
 import { startNfsHarness, type NamespacedDriver, type NfsHarness } from '../../helpers/nfs-harness.js';
+import { tallyLine, type Outcome } from '../../helpers/bad-input-tally.js';
 import type { Client } from '@grpc/grpc-js';
 
 /**
@@ -72,17 +73,10 @@ beforeAll(async () => {
   w = await attach('pvc-nfs-w');
 }, 120_000);
 
-interface Outcome {
-  name: string;
-  verdict: 'as expected' | 'wrong code' | 'accepted';
-  got: string;
-}
 const outcomes: Outcome[] = [];
 
 afterAll(async () => {
-  const count = (x: Outcome['verdict']): number => outcomes.filter((o) => o.verdict === x).length;
-  const lines = outcomes.filter((o) => o.verdict !== 'as expected').map((o) => `  ${o.verdict}: ${o.name} → ${o.got}`);
-  process.stdout.write(`\nnfs bad input: tried ${outcomes.length}, as expected ${count('as expected')}, wrong code ${count('wrong code')}, accepted ${count('accepted')}\n${lines.join('\n')}\n`);
+  process.stdout.write(tallyLine('nfs bad input', outcomes));
   c?.close();
   await harness?.close();
 }, 60_000);

@@ -1,18 +1,9 @@
-import { isDomainError } from '../../../src/errors.js';
+import { refusal } from '../../helpers/refusal.js';
 import { overlayQos, parseMutableParameters, parseQos, qosToContext } from '../../../src/parameters/qos.js';
 import { checkVolumeContext } from '../../../src/parameters/volume-options.js';
 import { deviceLimits } from '../../../src/pool/mapping-limits.js';
 import type { VolumeRecord } from '../../../src/pool/state.js';
 
-function refusal(fn: () => void): string {
-  try {
-    fn();
-  } catch (err) {
-    if (isDomainError(err, 'invalid-argument')) return err.message;
-    throw err;
-  }
-  throw new Error('accepted; a refusal was expected');
-}
 
 describe('parseQos: the gateway rules for setMappedSdcLimits', () => {
   test('whole MiB/s bandwidth and IOPS above 10 are taken; 0 is unlimited; other keys are not its business', () => {

@@ -1,15 +1,5 @@
-import { isDomainError } from '../../../src/errors.js';
+import { refusal } from '../../helpers/refusal.js';
 import { checkMkfsOptions, checkVolumeContext } from '../../../src/parameters/volume-options.js';
-
-function refusal(fn: () => void): string {
-  try {
-    fn();
-  } catch (err) {
-    if (isDomainError(err, 'invalid-argument')) return err.message;
-    throw err;
-  }
-  throw new Error('accepted; a refusal was expected');
-}
 
 const GiB = 1n << 30n;
 
