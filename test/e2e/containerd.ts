@@ -90,6 +90,7 @@ export async function startContainerd(
   records: RunRecords,
   node: string,
   ns: NodeNamespaces,
+  pidFile: string,
   paths: ContainerdPaths,
   verbose: boolean,
 ): Promise<ChildService> {
@@ -97,8 +98,9 @@ export async function startContainerd(
     name: `${node}/containerd`,
     node,
     command: 'nsenter',
-    // nsenter joins the namespaces and execs: the recorded pid is containerd's own.
-    args: [...nsenterArgs(ns), CONTAINERD, '--config', paths.configFile],
+    // With --pid nsenter forks: the recorded pid is nsenter's, containerd its child (a node dies by SIGKILL to all
+    // its processes, node.ts, never by a signal to this pid alone).
+    args: [...nsenterArgs(ns, pidFile), CONTAINERD, '--config', paths.configFile],
     logFile: paths.logFile,
     verbose,
   });

@@ -69,13 +69,13 @@ export function writeKubeletConfig(spec: KubeletSpec): void {
   writeFileSync(spec.configFile, stringify(config));
 }
 
-export async function startKubelet(records: RunRecords, bin: string, ns: NodeNamespaces, spec: KubeletSpec): Promise<ChildService> {
+export async function startKubelet(records: RunRecords, bin: string, ns: NodeNamespaces, pidFile: string, spec: KubeletSpec): Promise<ChildService> {
   const kubelet = await startDaemon(records, {
     name: `${spec.node}/kubelet`,
     node: spec.node,
     command: 'nsenter',
     args: [
-      ...nsenterArgs(ns),
+      ...nsenterArgs(ns, pidFile),
       `${bin}/kubelet`,
       `--config=${spec.configFile}`,
       `--kubeconfig=${spec.kubeconfig}`,

@@ -44,9 +44,13 @@ export const NODE_PATHS = [
   '/run/netns',
 ] as const;
 
-/** `nsenter` arguments that run a command inside the node (its network and mount namespaces). */
-export function nsenterArgs(ns: NodeNamespaces): string[] {
-  return [`--net=${ns.netFile}`, `--mount=${ns.mntFile}`, `--uts=${ns.utsFile}`, '--'];
+/**
+ * `nsenter` arguments that run a command inside the node: its network, mount and UTS namespaces, and its PID namespace
+ * (node-init.ts) once the node has booted. With `--pid` nsenter forks: the command is nsenter's child.
+ */
+export function nsenterArgs(ns: NodeNamespaces, pidFile?: string): string[] {
+  const pid = pidFile === undefined ? [] : [`--pid=${pidFile}`];
+  return [`--net=${ns.netFile}`, `--mount=${ns.mntFile}`, `--uts=${ns.utsFile}`, ...pid, '--'];
 }
 
 /** `mount --make-rshared /`, recorded so that teardown can undo it, unless / is already shared. */
@@ -111,7 +115,9 @@ export async function createNodeNamespaces(
     binds.push(`mount --bind '${source}' '${p}'`);
   }
   // One shell inside the new namespaces; its arguments are our own paths (no spaces or quotes in them).
-  const script = ['set -e', `hostname '${node}'`, 'mount --make-slave /', 'mount --make-shared /', ...binds].join('\n');
+  // /proc a slave of the host's: the node mounts a /proc of its own PID namespace over it (node-init.ts), which must
+  // not reach the host's.
+  const script = ['set -e', `hostname '${node}'`, 'mount --make-slave /', 'mount --make-shared /', 'mount --make-rslave /proc', ...binds].join('\n');
   await exec('unshare', [`--net=${netFile}`, `--mount=${mntFile}`, `--uts=${utsFile}`, '--propagation', 'unchanged', '--', 'sh', '-c', script], {
     timeoutMs: 30_000,
   });

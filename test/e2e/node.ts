@@ -5,11 +5,13 @@ import { exec, type ExecResult } from '../../src/util/exec.js';
 import { hostSocket, importImages, podSubnet, startContainerd, writeContainerdConfig, type ContainerdPaths } from './containerd.js';
 import { startKubelet, writeKubeletConfig, type KubeletSpec } from './kubelet.js';
 import { nodeProcesses, nsenterArgs, type NodeNamespaces } from './namespaces.js';
+import { startNodeInit, type NodeInit } from './node-init.js';
 import { killAll } from './procs.js';
 import type { RunRecords } from './records.js';
 
 /**
- * One node of the local cluster: a network and mount namespace (namespaces.ts) with its own containerd and kubelet.
+ * One node of the local cluster: a network and mount namespace (namespaces.ts), a PID namespace per boot with an init
+ * of its own (node-init.ts), its own containerd and kubelet.
  * `kill()` makes the node die at once (SIGKILL to everything in it, containers included); `revive()` boots it again
  * with the same directories, as a machine coming back from a power cut.
  */
@@ -31,6 +33,7 @@ export class LocalNode {
   readonly address: string;
   /** Where the node's own directories are seen from the host: e.g. `${rootDir}/var/lib/kubelet`. */
   readonly rootDir: string;
+  private init: NodeInit | undefined;
   private containerd: ChildService | undefined;
   private kubelet: ChildService | undefined;
   private readonly containerdPaths: ContainerdPaths;
@@ -72,13 +75,17 @@ export class LocalNode {
     return path.dirname(this.containerdPaths.logFile);
   }
 
-  /** Whether the kubelet and containerd we started are running. */
+  /** Whether the kubelet and containerd we started are running (and so the node's init). */
   get running(): boolean {
     return this.kubelet?.running === true && this.containerd?.running === true;
   }
 
+  /** Boots the node's PID namespace (unless it is up) and its containerd. */
   async startContainerd(): Promise<void> {
-    this.containerd = await startContainerd(this.records, this.name, this.spec.ns, this.containerdPaths, this.spec.verbose);
+    if (this.init?.service.running !== true) {
+      this.init = await startNodeInit(this.records, this.name, this.spec.ns, path.join(this.logDir, 'init.log'));
+    }
+    this.containerd = await startContainerd(this.records, this.name, this.spec.ns, this.pidFile(), this.containerdPaths, this.spec.verbose);
   }
 
   importImages(tarballs: readonly string[]): Promise<void> {
@@ -86,12 +93,23 @@ export class LocalNode {
   }
 
   async startKubelet(): Promise<void> {
-    this.kubelet = await startKubelet(this.records, this.spec.bin, this.spec.ns, this.kubeletSpec);
+    this.kubelet = await startKubelet(this.records, this.spec.bin, this.spec.ns, this.pidFile(), this.kubeletSpec);
   }
 
-  /** Runs a command inside the node (its network and mount namespaces), as a test would on that machine. */
+  /** Runs a command inside the running node (all its namespaces), as a test would on that machine. */
   exec(command: string, args: readonly string[], options: { timeoutMs?: number; input?: string } = {}): Promise<ExecResult> {
-    return exec('nsenter', [...nsenterArgs(this.spec.ns), command, ...args], options);
+    return exec('nsenter', [...nsenterArgs(this.spec.ns, this.pidFile()), command, ...args], options);
+  }
+
+  /** The command line that opens a shell on the running node (what up.ts prints). */
+  shellCommand(): string {
+    return ['nsenter', ...nsenterArgs(this.spec.ns, this.pidFile()), 'bash'].join(' ');
+  }
+
+  /** The node's PID namespace; a node that is down has none (its /proc is a dead namespace's until it boots). */
+  private pidFile(): string {
+    if (this.init?.service.running !== true) throw new Error(`${this.name} is down: nothing runs on it until it boots`);
+    return this.init.pidFile;
   }
 
   /** Every process of this node (see nodeProcesses). */
@@ -108,7 +126,7 @@ export class LocalNode {
 
   /** Resolves once the kubelet and containerd we started last have exited (and closed their logs). */
   async exited(): Promise<void> {
-    await Promise.all([this.kubelet?.exited, this.containerd?.exited]);
+    await Promise.all([this.kubelet?.exited, this.containerd?.exited, this.init?.service.exited]);
   }
 
   /** Boots the node again: containerd (which cleans up after its dead shims), then the kubelet. Images are still there. */

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { exec } from '../../src/util/exec.js';
@@ -40,6 +40,23 @@ describe('local cluster harness', () => {
     expect(readFileSync(path.join(cluster!.node('node1').rootDir, 'var/lib/kubelet/whoami'), 'utf8').trim()).toBe('node1');
   });
 
+  // Tools that look at "the host" from a privileged pod (Kubernetes' storage suite: nsenter --mount=/rootfs/proc/1/ns/mnt)
+  // must land in the node, not in the machine that runs both nodes: node-init.ts.
+  const expectOwnProc = async (name: string): Promise<void> => {
+    const node = cluster!.node(name);
+    const seen = (await node.exec('sh', ['-c', 'readlink /proc/1/ns/mnt; readlink /proc/self/ns/mnt; ls /var/lib/kubelet >/dev/null && echo kubelet-dir'])).stdout.trim().split('\n');
+    expect(seen[0]).toBe(seen[1]);
+    expect(seen[2]).toBe('kubelet-dir');
+    expect(seen[0]).not.toBe(readlinkSync('/proc/self/ns/mnt'));
+    // The host's /proc is still the host's.
+    expect(readlinkSync('/proc/self')).toBe(String(process.pid));
+  };
+
+  it("gives each node a PID namespace whose PID 1 is in the node's mount namespace", async () => {
+    await expectOwnProc('node1');
+    await expectOwnProc('node2');
+  });
+
   it('lets a node die and come back, and its pods with it', async () => {
     const k = cluster!.kubectl;
     await k.apply(
@@ -63,6 +80,7 @@ describe('local cluster harness', () => {
 
     await cluster!.reviveNode('node2');
     await cluster!.waitForNodeReady('node2', 'True', 120_000);
+    await expectOwnProc('node2');
     // The kubelet finds the pod's sandbox dead and starts it again.
     await k.run(['wait', '--for=condition=Ready', '--timeout=90s', 'pod/survivor'], { timeoutMs: 100_000 });
     await k.run(['delete', 'pod', 'survivor', '--wait=true', '--timeout=60s'], { timeoutMs: 70_000 });

@@ -3,7 +3,7 @@ import { LocalCluster } from './cluster.js';
 /**
  * Starts the local cluster and keeps it up until Ctrl-C (or SIGTERM), then tears it down: for poking at it by hand.
  *   node --import ./test/e2e/ts-loader.mjs test/e2e/up.ts [--verbose] [--images=busybox,ferry,...]
- * While it runs: kubectl --kubeconfig <printed path> get nodes; a node's shell: nsenter --net=... --mount=... (printed).
+ * While it runs: kubectl --kubeconfig <printed path> get nodes; a node's shell: nsenter --net=... --mount=... --pid=... (printed).
  */
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   console.log(`cluster up: ${cluster.runDir}`);
   console.log(`  export KUBECONFIG=${cluster.kubeconfig}`);
   for (const node of cluster.nodes.values()) {
-    console.log(`  ${node.name}: ${node.address}, shell: nsenter --net=${cluster.runDir}/ns/${node.name}.net --mount=${cluster.runDir}/ns/${node.name}.mnt bash`);
+    console.log(`  ${node.name}: ${node.address}, shell: ${node.shellCommand()}`);
   }
   console.log('Ctrl-C to tear down');
   await new Promise<void>((resolve) => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { KNOWN_SKIPS, knownSkipOf, skipExpression } from '../e2e/suite/known-skips.js';
 import { formatSummary, summarise } from '../e2e/suite/report.js';
 
 // The storage suite's summary decides whether `npm run e2e:suite` passes: a failure in any state ginkgo has for it, or
@@ -38,5 +39,27 @@ describe('storage suite report', () => {
     ]);
     expect(summary.notSelected).toBe(1);
     expect(formatSummary('block', summary, 90_000)).toMatch(/^block: 1 passed, 4 failed, 3 skipped in 1\.5 min\n/);
+  });
+
+  it('counts a spec run.ts leaves out as a skip with its reason, and only that spec', () => {
+    const skips = [{ spec: 'volumes .*should store data', reason: 'the storage cannot' }];
+    const summary = summarise([{ SpecReports: [spec('should store data', 'skipped'), spec('should allow exec', 'skipped')] }] as never, skips);
+    expect([...summary.skipped.entries()]).toEqual([['left out by run.ts: the storage cannot', 1]]);
+    expect(summary.notSelected).toBe(1);
+    // A focused run that never selected the spec does not count it as a skip.
+    const focused = summarise([{ SpecReports: [spec('should store data', 'skipped')] }] as never, skips, 'should allow exec');
+    expect(focused.skipped.size).toBe(0);
+    expect(focused.notSelected).toBe(1);
+  });
+
+  it("gives ginkgo one --skip expression that matches each known skip's spec and not its neighbours", () => {
+    expect(skipExpression([])).toBeUndefined();
+    const expression = new RegExp(skipExpression(KNOWN_SKIPS.block) ?? '(?!)');
+    const groupRestore =
+      'External Storage [Driver: ferry.csi.io] [Testpattern: Dynamic Snapshot (delete policy)] volumegroupsnapshottable [Feature:volumegroupsnapshot] ' +
+      'VolumeGroupSnapshottable  should create snapshots for StatefulSet volumes and verify data consistency after restore';
+    expect(expression.test(groupRestore)).toBe(true);
+    expect(knownSkipOf(KNOWN_SKIPS.block, groupRestore)?.reason).toMatch(/8 GiB/);
+    expect(expression.test('External Storage [Driver: ferry.csi.io] [Testpattern: Dynamic Snapshot (delete policy)] snapshottable should restore')).toBe(false);
   });
 });

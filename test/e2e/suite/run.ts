@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { exec } from '../../../src/util/exec.js';
 import { FerryCluster } from '../ferry-cluster.js';
 import { KUBECTL } from '../kubectl.js';
+import { KNOWN_SKIPS, skipExpression } from './known-skips.js';
 import { formatSummary, summarise, type SuiteReport } from './report.js';
 
 /**
@@ -94,9 +95,11 @@ async function main(): Promise<number> {
       const logFile = path.join(out, `${driver}.log`);
       log(`${driver}: running the suite (${procs} processes), log ${logFile}`);
       const t = Date.now();
+      const skip = skipExpression(KNOWN_SKIPS[driver]);
       const code = await runGinkgo(bin, [
         `--procs=${procs}`,
         `--focus=${focus}`,
+        ...(skip === undefined ? [] : [`--skip=${skip}`]),
         '--no-color',
         '--silence-skips',
         '--timeout=4h',
@@ -111,7 +114,7 @@ async function main(): Promise<number> {
       ], logFile);
       const reportFile = path.join(out, report);
       if (!existsSync(reportFile)) throw new Error(`${driver}: ginkgo exited ${code} without a report; see ${logFile}`);
-      const summary = summarise(JSON.parse(readFileSync(reportFile, 'utf8')) as SuiteReport[]);
+      const summary = summarise(JSON.parse(readFileSync(reportFile, 'utf8')) as SuiteReport[], KNOWN_SKIPS[driver], focus);
       const text = formatSummary(driver, summary, Date.now() - t);
       lines.push(text);
       log(text);
