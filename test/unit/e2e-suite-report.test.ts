@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { KNOWN_SKIPS, knownSkipOf, skipExpression } from '../e2e/suite/known-skips.js';
+import { KNOWN_SKIPS, knownSkipOf, knownSkipsFor, machineHasSysResource, skipExpression } from '../e2e/suite/known-skips.js';
 import { formatSummary, summarise } from '../e2e/suite/report.js';
 
 // The storage suite's summary decides whether `npm run e2e:suite` passes: a failure in any state ginkgo has for it, or
@@ -61,5 +61,21 @@ describe('storage suite report', () => {
     expect(expression.test(groupRestore)).toBe(true);
     expect(knownSkipOf(KNOWN_SKIPS.block, groupRestore)?.reason).toMatch(/8 GiB/);
     expect(expression.test('External Storage [Driver: ferry.csi.io] [Testpattern: Dynamic Snapshot (delete policy)] snapshottable should restore')).toBe(false);
+  });
+
+  it('leaves out ext4 online growth only on a machine without CAP_SYS_RESOURCE, and never xfs or raw block growth', () => {
+    expect(machineHasSysResource('CapBnd:\t000001fffeffffff\n')).toBe(false);
+    expect(machineHasSysResource('CapBnd:\t000001ffffffffff\n')).toBe(true);
+    expect(knownSkipsFor('block', true)).toEqual(KNOWN_SKIPS.block);
+    expect(knownSkipsFor('nfs', false)).toEqual(KNOWN_SKIPS.nfs);
+    const here = knownSkipsFor('block', false);
+    const full = (pattern: string, leaf: string): string => `External Storage [Driver: ferry.csi.io] [Testpattern: ${pattern}] ${leaf}`;
+    const online = 'volume-expand should resize volume when PVC is edited while pod is using it';
+    expect(knownSkipOf(here, full('Dynamic PV (default fs)(allowExpansion)', online))?.reason).toMatch(/CAP_SYS_RESOURCE/);
+    expect(knownSkipOf(here, full('Generic Ephemeral-volume (default fs) (late-binding)', 'ephemeral should support expansion of pvcs created for ephemeral pvcs'))).toBeDefined();
+    expect(knownSkipOf(here, full('Dynamic PV (xfs)] [Slow', `${online} [Slow]`))).toBeUndefined();
+    expect(knownSkipOf(here, full('Dynamic PV (block volmode)(allowExpansion)', online))).toBeUndefined();
+    expect(knownSkipOf(here, full('Generic Ephemeral-volume (block volmode) (late-binding)', 'ephemeral should support expansion of pvcs created for ephemeral pvcs'))).toBeUndefined();
+    expect(knownSkipOf(here, full('Dynamic PV (default fs)(allowExpansion)', 'volume-expand Verify if offline PVC expansion works'))).toBeUndefined();
   });
 });

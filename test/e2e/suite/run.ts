@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { exec } from '../../../src/util/exec.js';
 import { FerryCluster } from '../ferry-cluster.js';
 import { KUBECTL } from '../kubectl.js';
-import { KNOWN_SKIPS, skipExpression } from './known-skips.js';
+import { knownSkipsFor, skipExpression } from './known-skips.js';
 import { formatSummary, summarise, type SuiteReport } from './report.js';
 
 /**
@@ -95,7 +95,8 @@ async function main(): Promise<number> {
       const logFile = path.join(out, `${driver}.log`);
       log(`${driver}: running the suite (${procs} processes), log ${logFile}`);
       const t = Date.now();
-      const skip = skipExpression(KNOWN_SKIPS[driver]);
+      const knownSkips = knownSkipsFor(driver);
+      const skip = skipExpression(knownSkips);
       const code = await runGinkgo(bin, [
         `--procs=${procs}`,
         `--focus=${focus}`,
@@ -114,7 +115,7 @@ async function main(): Promise<number> {
       ], logFile);
       const reportFile = path.join(out, report);
       if (!existsSync(reportFile)) throw new Error(`${driver}: ginkgo exited ${code} without a report; see ${logFile}`);
-      const summary = summarise(JSON.parse(readFileSync(reportFile, 'utf8')) as SuiteReport[], KNOWN_SKIPS[driver], focus);
+      const summary = summarise(JSON.parse(readFileSync(reportFile, 'utf8')) as SuiteReport[], knownSkips, focus);
       const text = formatSummary(driver, summary, Date.now() - t);
       lines.push(text);
       log(text);
