@@ -77,11 +77,16 @@ function childrenOf(pid: number): ProcessInfo[] {
     .filter((p): p is ProcessInfo => p !== undefined);
 }
 
-async function waitForChild(plugin: number, tool: string, timeoutMs = 30_000): Promise<ProcessInfo> {
+/**
+ * The plugin's `tool` child, once it shows. Undefined when the call `ended()` without our seeing one: a command of a
+ * few milliseconds can come and go between two looks when this process is descheduled (a loaded machine).
+ */
+async function waitForChild(plugin: number, tool: string, ended: () => boolean, timeoutMs = 30_000): Promise<ProcessInfo | undefined> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const found = childrenOf(plugin).find((p) => p.comm === tool);
     if (found) return found;
+    if (ended()) return undefined;
     await new Promise((resolve) => setImmediate(resolve));
   }
   throw new Error(`the node plugin ran no ${tool} within ${timeoutMs} ms`);
@@ -122,7 +127,15 @@ async function killDuring(tool: string, offsetMs: number, action: () => Promise<
     () => ((settled = true), undefined),
     (err: unknown) => ((settled = true), err),
   );
-  const child = await waitForChild(plugin, tool);
+  const child = await waitForChild(plugin, tool, () => settled);
+  if (child === undefined) {
+    // The command and then the whole call were over before we saw it: nothing to kill, as below.
+    expect(await outcome).toBeUndefined();
+    const extra = beforeRestart ? await beforeRestart() : {};
+    const record = { tool, offsetMs, during: false, outlivedMs: 0, straysAfterRestart: 0, callEnded: true, ...extra };
+    records.push(record);
+    return record;
+  }
   if (offsetMs > 0) await new Promise((resolve) => setTimeout(resolve, offsetMs));
   // Frozen where it is, so that it is still mid-way however fast this machine runs it; a stopped process dies of
   // SIGKILL at once, and goes on where it was when continued. When the command is over already, the kill lands on
@@ -186,8 +199,14 @@ async function newVolume(label: string, fsType: 'ext4' | 'xfs'): Promise<string>
 async function measureRun(tool: string, action: () => Promise<unknown>): Promise<number> {
   const plugin = cluster.pid(NODE);
   if (plugin === undefined) throw new Error('no node plugin');
-  const done = action();
-  const child = await waitForChild(plugin, tool);
+  let settled = false;
+  const done = action().finally(() => (settled = true));
+  const child = await waitForChild(plugin, tool, () => settled);
+  if (child === undefined) {
+    // Over before we could see it: shorter than one look, so every kill point is "at once".
+    await done;
+    return 0;
+  }
   const seen = Date.now();
   while (alive(child)) await new Promise((resolve) => setImmediate(resolve));
   const ms = Date.now() - seen;
