@@ -6,7 +6,8 @@
 #
 #   build-tools.sh                 everything the end-to-end cluster needs
 #   build-tools.sh control-plane   etcd and kube-apiserver only (the API-server tests in npm test)
-#   build-tools.sh suite           Kubernetes' external storage suite (e2e-storage.test), the ginkgo runner and agnhost
+#   build-tools.sh suite           Kubernetes' external storage suite (e2e-storage.test), the ginkgo runner, agnhost and
+#                                  hello-populator
 #   build-tools.sh --print-dir     print the bin directory, build nothing
 set -euo pipefail
 what="${1:-all}"
@@ -22,6 +23,10 @@ SNAPSHOT_CLIENT=github.com/kubernetes-csi/external-snapshotter/client/v8@v8.6.0
 # The chart asks for csi-resizer v2.2.1, which the Go module proxy does not have (only v2.2.0 and v2.3.0): build the
 # v2.2 release it has; images.sh tags it v2.2.0 and the end-to-end values point the chart at that tag.
 RESIZER_VERSION=v2.2.0
+# The storage suite's any-volume-data-source spec deploys registry.k8s.io/sig-storage/hello-populator:v1.0.1; the proxy
+# has lib-volume-populator (where hello-populator is an example) only from v1.1.0: the newest it has is built
+# and images.sh tags it as the name the spec asks for. Same flags (--mode, --image-name, --namespace, --http-endpoint).
+POPULATOR=github.com/kubernetes-csi/lib-volume-populator@v1.2.0
 
 tools_root="${FERRY_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ferry-tools}"
 out="$tools_root/e2e-k8s-$K8S_VERSION-etcd-$ETCD_VERSION"
@@ -87,6 +92,11 @@ if [ "$what" = suite ]; then
   # The external storage suite: test/e2e/suite/storage_suite_test.go compiled against k8s.io/kubernetes (the specs
   # are upstream's), the ginkgo CLI of the version Kubernetes requires (parallel runs), and agnhost, the image the
   # suite's pods run beside busybox.
+  if [ ! -x "$bin/hello-populator" ]; then
+    log "building hello-populator ($POPULATOR)"
+    src="$(module_copy "$POPULATOR")"
+    (cd "$src" && rm -rf vendor && go build -trimpath -o "$bin/hello-populator" ./example/hello-populator >&2)
+  fi
   if [ ! -x "$bin/e2e-storage.test" ] || [ ! -x "$bin/ginkgo" ] || [ ! -x "$bin/agnhost" ]; then
     log "building the external storage suite (Kubernetes $K8S_VERSION)"
     k8s_module "$scratch/suite"

@@ -29,11 +29,6 @@ export function hostSocket(paths: ContainerdPaths): string {
   return path.join(paths.nodeRoot, CONTAINERD_SOCKET);
 }
 
-/** A node's pod subnet: 10.201.<last octet of its own address>.0/24, so no two nodes hand out the same pod IP. */
-export function podSubnet(nodeAddress: string): string {
-  return `10.201.${nodeAddress.split('.')[3] ?? '0'}.0/24`;
-}
-
 export function writeContainerdConfig(paths: ContainerdPaths, subnet: string): void {
   // cgroup v1 without systemd: cgroupfs. Debian's CNI plugins are in /usr/lib/cni, not the default /opt/cni/bin.
   const config = `version = 2
@@ -66,8 +61,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
   writeFileSync(paths.configFile, config);
   // A bridge inside the node's network namespace with a subnet of its own: containerd's CRI plugin needs an eth0 with
   // an address for a pod that has its own network namespace (Kubernetes' storage suite makes only such pods; ours use
-  // hostNetwork). No route between nodes and no kube-proxy: a pod reaches its own node and nothing more, which is all
-  // a storage test's pods need. IPAM state lives in the node's own /run/containerd (two nodes, one host); lo is containerd's own.
+  // hostNetwork). No route between nodes and no kube-proxy: a pod reaches its own node and the host, where the API
+  // server answers at the Service IP (network.ts routes the pod subnets), and nothing more. IPAM state lives in the node's own /run/containerd (two nodes, one host); lo is containerd's own.
   const cniDir = path.join(paths.nodeRoot, 'etc/cni/net.d');
   mkdirSync(cniDir, { recursive: true });
   const network = {

@@ -53,6 +53,8 @@ SUITE_BUSYBOX=(
   "e2e-test-glibc-dns-testing registry.k8s.io/e2e-test-images/glibc-dns-testing:2.0.0"
 )
 AGNHOST_REF=registry.k8s.io/e2e-test-images/agnhost:2.63.0
+# Built from lib-volume-populator v1.2.0 (build-tools.sh), under the name the suite's manifest has.
+POPULATOR_REF=registry.k8s.io/sig-storage/hello-populator:v1.0.1
 
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
@@ -151,6 +153,13 @@ if [[ "$only" == *" suite "* ]]; then
     r="$scratch/agnhost"; busybox_root "$r"; cp "$agnhost" "$r/agnhost"; chmod 0755 "$r/agnhost"
     docker_archive agnhost "$AGNHOST_REF" "$r" "{\"Entrypoint\": [\"/agnhost\"], \"Env\": $env_path}" "$key"
   fi
+  populator="$(bash "$here/build-tools.sh" --print-dir)/hello-populator"
+  [ -x "$populator" ] || { echo "missing $populator (run test/e2e/build-tools.sh suite)" >&2; exit 1; }
+  key="$RECIPE $(sha "$populator") $POPULATOR_REF"
+  if ! cached hello-populator "$key"; then
+    r="$scratch/hello-populator"; minimal_root "$r"; cp "$populator" "$r/hello-populator"; chmod 0755 "$r/hello-populator"
+    docker_archive hello-populator "$POPULATOR_REF" "$r" "{\"Entrypoint\": [\"/hello-populator\"], \"Env\": $env_path}" "$key"
+  fi
 fi
 
 for entry in "${SIDECARS[@]}"; do
@@ -238,6 +247,6 @@ version="$(jq -r .version "$repo/package.json")"
   echo "busybox.tar $BUSYBOX_REF"
   for entry in "${SIDECARS[@]}"; do set -- $entry; echo "$1.tar $2"; done
   echo "ferry.tar ferry:$version"
-  for entry in "${SUITE_BUSYBOX[@]}" "agnhost $AGNHOST_REF"; do set -- $entry; if [ -f "$out/$1.tar" ]; then echo "$1.tar $2"; fi; done
+  for entry in "${SUITE_BUSYBOX[@]}" "agnhost $AGNHOST_REF" "hello-populator $POPULATOR_REF"; do set -- $entry; if [ -f "$out/$1.tar" ]; then echo "$1.tar $2"; fi; done
 } > "$out/images.txt"
 echo "$out"

@@ -4,7 +4,7 @@
 set -euo pipefail
 missing=()
 for tool in containerd:containerd runc:runc ctr:containerd buildah:buildah debootstrap:debootstrap jq:jq openssl:openssl \
-            busybox:busybox-static nsenter:util-linux unshare:util-linux ip:iproute2 curl:curl; do
+            busybox:busybox-static nsenter:util-linux unshare:util-linux ip:iproute2 curl:curl perl:perl-base; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool##*:}")
 done
 [ -x /usr/lib/cni/loopback ] || missing+=(containernetworking-plugins)

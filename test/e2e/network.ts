@@ -5,17 +5,23 @@ import type { RunRecords } from './records.js';
  * The cluster's network: a bridge on the host, one veth per node into the node's network namespace.
  *
  *   host: bridge BRIDGE with HOST_ADDRESS/24 and SERVICE_IP/32 (the `kubernetes` Service's cluster IP)
- *   node i: eth0 with its node IP, default route via HOST_ADDRESS
+ *   node i: eth0 with its node IP, default route via HOST_ADDRESS; pods on their own network get addresses of the
+ *   node's pod subnet (containerd.ts's CNI bridge), which the node forwards and the host routes back via the node
  *
  * There is no kube-proxy. In-cluster clients (the CSI sidecars, the driver) reach the API server at the Service IP,
- * port 443: that address is the host's own, so a packet to it from a node is delivered to the API server, which
- * listens on 0.0.0.0:443. Host processes use HOST_ADDRESS or 127.0.0.1. Node to node goes through the bridge.
+ * port 443: that address is the host's own, so a packet to it from a node (or a pod) is delivered to the API server,
+ * which listens on 0.0.0.0:443. Host processes use HOST_ADDRESS or 127.0.0.1. Node to node goes through the bridge.
  */
 export const BRIDGE = 'fe2e0';
 export const SUBNET_PREFIX = '10.200.0';
 export const HOST_ADDRESS = `${SUBNET_PREFIX}.1`;
 export const SERVICE_CIDR = '10.0.0.0/24';
 export const SERVICE_IP = '10.0.0.1';
+
+/** A node's pod subnet: 10.201.<last octet of its own address>.0/24, so no two nodes hand out the same pod IP. */
+export function podSubnet(nodeAddress: string): string {
+  return `10.201.${nodeAddress.split('.')[3] ?? '0'}.0/24`;
+}
 
 export function nodeAddress(index: number): string {
   return `${SUBNET_PREFIX}.${11 + index}`;
@@ -57,6 +63,12 @@ export async function connectNode(records: RunRecords, node: string, netFile: st
   await inNode(['addr', 'add', `${address}/24`, 'dev', 'eth0']);
   await inNode(['link', 'set', 'eth0', 'up']);
   await inNode(['route', 'add', 'default', 'via', HOST_ADDRESS]);
+  // Pods with a network of their own (a controller such as the storage suite's volume populator) reach the API
+  // server at the Service IP: the node forwards their packets, the host sends the answers back through the node. The
+  // route goes with the bridge at teardown.
+  // (/proc/sys/net answers for the network namespace of whoever opens it.)
+  await exec('nsenter', [`--net=${netFile}`, '--', 'sh', '-c', 'echo 1 > /proc/sys/net/ipv4/ip_forward']);
+  await exec('ip', ['route', 'add', podSubnet(address), 'via', address, 'dev', BRIDGE]);
 }
 
 /** Deletes a link if it exists (a veth's peer goes with it). */

@@ -67,8 +67,8 @@ describe('storage suite report', () => {
     const full = (pattern: string, leaf: string): string => `External Storage [Driver: ferry.csi.io] [Testpattern: ${pattern}] ${leaf}`;
     expect(machineHasSysResource('CapBnd:\t000001fffeffffff\n')).toBe(false);
     expect(machineHasSysResource('CapBnd:\t000001ffffffffff\n')).toBe(true);
-    const anyDataSource = full('Dynamic PV (default fs)', 'provisioning should provision storage with any volume data source [Serial]');
-    expect(knownSkipsFor('block', true).map((k) => k.reason)).toEqual([...KNOWN_SKIPS.block.map((k) => k.reason), knownSkipOf(knownSkipsFor('nfs'), anyDataSource)?.reason]);
+    expect(knownSkipsFor('block', true)).toEqual(KNOWN_SKIPS.block);
+    expect(knownSkipsFor('nfs', false)).toEqual(KNOWN_SKIPS.nfs);
     expect(knownSkipOf(knownSkipsFor('nfs', false), full('Dynamic PV (default fs)(allowExpansion)', 'volume-expand should resize volume when PVC is edited while pod is using it'))).toBeUndefined();
     const here = knownSkipsFor('block', false);
     const online = 'volume-expand should resize volume when PVC is edited while pod is using it';

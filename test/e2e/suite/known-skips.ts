@@ -45,22 +45,6 @@ const EXT4_ONLINE_GROW: readonly KnownSkip[] = [
   },
 ];
 
-/**
- * The any-volume-data-source spec deploys a volume populator (hello-populator v1.0.1) and the data source validator
- * (v1.0.0) from registry.k8s.io, which nothing here serves: the Go module proxy has no volume-data-source-validator
- * at all and lib-volume-populator only from v1.1.0, and the populator's controller runs on the pod network, which on
- * this cluster reaches no Service (so not the API server). Ferry has nothing to do with the populating itself: it
- * provisions and mounts the populator's claim as any other.
- */
-const NO_POPULATOR_IMAGES: readonly KnownSkip[] = [
-  {
-    spec: 'provisioning should provision storage with any volume data source',
-    reason:
-      'machine limit: no registry here serves the hello-populator and volume-data-source-validator images the spec ' +
-      'deploys (nor the module proxy their v1.0 sources), and pods on this cluster\'s pod network reach no Service',
-  },
-];
-
 /** Whether processes here can hold CAP_SYS_RESOURCE at all (bit 24 of the bounding set). */
 export function machineHasSysResource(status = readFileSync('/proc/self/status', 'utf8')): boolean {
   const bound = /^CapBnd:\s*([0-9a-f]+)$/m.exec(status)?.[1];
@@ -69,7 +53,7 @@ export function machineHasSysResource(status = readFileSync('/proc/self/status',
 
 /** A driver's known skips on this machine: its own, and the machine limits that apply to it. */
 export function knownSkipsFor(driver: 'block' | 'nfs', sysResource = machineHasSysResource()): readonly KnownSkip[] {
-  return [...KNOWN_SKIPS[driver], ...NO_POPULATOR_IMAGES, ...(driver === 'block' && !sysResource ? EXT4_ONLINE_GROW : [])];
+  return driver === 'block' && !sysResource ? [...KNOWN_SKIPS.block, ...EXT4_ONLINE_GROW] : KNOWN_SKIPS[driver];
 }
 
 /** The ginkgo --skip expression for a driver's known skips, or undefined when it has none. */
