@@ -35,6 +35,9 @@ export interface PoolLogLine {
   sdcIds?: string[];
 }
 
+/** The CSI driver's name, as the kubelet registers it. */
+const DRIVER_NAME = 'ferry.csi.io';
+
 export class FerryCluster {
   private readonly helm = helmBin();
   private readonly valuesFile: string;
@@ -144,7 +147,30 @@ export class FerryCluster {
     const input = { imageTag: version, poolEndpoint: this.pool.url, poolPassword: this.password, poolSystemId: this.pool.systemId, failover, nfs, ...options };
     writeFileSync(this.valuesFile, JSON.stringify(e2eValues(input)));
     await this.helmRun(['install', RELEASE, path.join(REPO_ROOT, 'charts/ferry'), '-n', NAMESPACE, '-f', this.valuesFile, '--wait', '--timeout', '5m']);
+    await this.waitForNodeRegistration();
     this.log('helm install: Ferry is up');
+  }
+
+  /**
+   * helm's --wait sees the node plugins Ready; each kubelet registers its plugin (the CSINode entry, the node's
+   * topology labels) a moment later. A test that starts in between finds no topology on the nodes (Kubernetes'
+   * storage suite skipped its first spec so: "No topology with at least 1 nodes found").
+   */
+  private async waitForNodeRegistration(timeoutMs = 120_000): Promise<void> {
+    type Nodes = { items: { metadata: { name: string; labels?: Record<string, string> } }[] };
+    type CsiNodes = { items: { metadata: { name: string }; spec: { drivers: { name: string; topologyKeys?: string[] | null }[] | null } }[] };
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const nodes = await this.cluster.kubectl.getJson<Nodes>(['nodes']);
+      const csiNodes = await this.cluster.kubectl.getJson<CsiNodes>(['csinodes']);
+      const unregistered = nodes.items.filter((node) => {
+        const driver = csiNodes.items.find((c) => c.metadata.name === node.metadata.name)?.spec.drivers?.find((d) => d.name === DRIVER_NAME);
+        return driver === undefined || (driver.topologyKeys ?? []).some((key) => node.metadata.labels?.[key] === undefined);
+      });
+      if (unregistered.length === 0) return;
+      if (Date.now() > until) throw new Error(`${DRIVER_NAME} not registered on ${unregistered.map((n) => n.metadata.name).join(', ')} ${timeoutMs} ms after helm install`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
   }
 
   async setFailover(mode: 'off' | 'dry-run' | 'on'): Promise<void> {
