@@ -118,7 +118,10 @@ export class FerryCluster {
    */
   private async makeNfsExport(): Promise<void> {
     mkdirSync(this.nfsExportDir, { recursive: true });
-    await exec('mount', ['-t', 'tmpfs', '-o', 'size=1g,mode=0777', `${NFS_SERVER}:${NFS_SHARE}`, this.nfsExportDir]);
+    // 64 GiB is only a ceiling (tmpfs takes memory as it is written): Ferry reports the export's free space as its
+    // capacity, and with late binding the scheduler places a claim only where that fits (1 GiB left no room for the
+    // storage suite's 1 GiB claims).
+    await exec('mount', ['-t', 'tmpfs', '-o', 'size=64g,mode=0777', `${NFS_SERVER}:${NFS_SHARE}`, this.nfsExportDir]);
     writeFileSync(
       this.nfsHelper,
       [
