@@ -61,6 +61,10 @@ describe('storage suite report', () => {
     expect(expression.test(groupRestore)).toBe(true);
     expect(knownSkipOf(KNOWN_SKIPS.block, groupRestore)?.reason).toMatch(/8 GiB/);
     expect(expression.test('External Storage [Driver: ferry.csi.io] [Testpattern: Dynamic Snapshot (delete policy)] snapshottable should restore')).toBe(false);
+    const modify = (leaf: string): string =>
+      `External Storage [Driver: ferry.csi.io] [Testpattern: Dynamic PV (default fs)] volume-modify-stress [FeatureGate:VolumeAttributesClass] [Feature:VolumeAttributesClass] multiple pods ${leaf} [Slow]`;
+    expect(expression.test(modify('should modify volumes with a different volumeAttributesClass'))).toBe(true);
+    expect(expression.test(modify('should provision volumes with volumeAttributesClass'))).toBe(false);
   });
 
   it('leaves out ext4 online growth only on a machine without CAP_SYS_RESOURCE, and never xfs or raw block growth', () => {
