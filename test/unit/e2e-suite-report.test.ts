@@ -26,6 +26,7 @@ describe('storage suite report', () => {
           spec('other driver', 'skipped'),
           { LeafNodeText: '', State: 'failed', Failure: { Message: 'nodes not ready' } },
           { LeafNodeText: '', State: 'passed' },
+          { LeafNodeText: 'Kubernetes e2e JUnit report', LeafNodeType: 'ReportAfterSuite', State: 'passed' },
         ],
       },
     ] as never);

@@ -9,6 +9,8 @@ import { knownSkipOf, type KnownSkip } from './known-skips.js';
 export interface SpecReport {
   ContainerHierarchyTexts?: string[] | null;
   LeafNodeText?: string;
+  /** "It" for a spec; suite nodes (SynchronizedBeforeSuite, ReportAfterSuite, ...) have their own types. */
+  LeafNodeType?: string;
   State?: string;
   Failure?: { Message?: string } | null;
   RunTime?: number;
@@ -46,7 +48,8 @@ export function summarise(reports: readonly SuiteReport[], knownSkips: readonly 
       const name = [...(spec.ContainerHierarchyTexts ?? []), spec.LeafNodeText ?? ''].join(' ').trim();
       // Suite-level nodes (SynchronizedBeforeSuite and the like) have no leaf text: their failure is still a failure.
       if (spec.State === 'passed') {
-        if (name) summary.passed += 1;
+        // Only specs count as passed: a suite node (the JUnit reporter, the setup) that ran fine is not a spec.
+        if (name && (spec.LeafNodeType === undefined || spec.LeafNodeType === 'It')) summary.passed += 1;
       } else if (FAILED_STATES.has(spec.State ?? '')) {
         summary.failed.push(`${name || '(suite setup)'}: ${(spec.Failure?.Message ?? '').split('\n')[0]}`);
       } else if (spec.State === 'skipped') {
