@@ -76,9 +76,9 @@ export class LocalNode {
     return path.dirname(this.containerdPaths.logFile);
   }
 
-  /** Whether the kubelet and containerd we started are running (and so the node's init). */
+  /** Whether the node's init, and the kubelet and containerd we started, are running. */
   get running(): boolean {
-    return this.kubelet?.running === true && this.containerd?.running === true;
+    return this.init?.service.running === true && this.kubelet?.running === true && this.containerd?.running === true;
   }
 
   /** Boots the node's PID namespace (unless it is up) and its containerd. */
