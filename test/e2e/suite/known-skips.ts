@@ -3,8 +3,9 @@ import { readFileSync } from 'node:fs';
 /**
  * Specs of Kubernetes' storage suite that `run.ts` leaves out on purpose (ginkgo `--skip`), each with the reason: a
  * property of the storage that the spec's fixed values cannot meet, or a limit of the machine the cluster runs on
- * (left out only where the limit is found). Not for a spec that fails because of Ferry: that is a bug to fix. The summary counts these apart, with their reasons, so that no skip goes unexplained; each is
- * written down in test/e2e/README.md too.
+ * (left out only where the limit is found). Not for a spec that fails because of Ferry: that is a bug to fix. The
+ * summary counts these apart, with their reasons, so that no skip goes unexplained; each is written down in
+ * test/e2e/README.md too.
  */
 export interface KnownSkip {
   /** Regular expression over the spec's full text (ginkgo's --skip). */

@@ -55,14 +55,10 @@ export function summarise(reports: readonly SuiteReport[], knownSkips: readonly 
       } else if (spec.State === 'skipped') {
         const message = spec.Failure?.Message ?? '';
         const known = message === '' && focused.test(name) ? knownSkipOf(knownSkips, name) : undefined;
-        if (known !== undefined) {
-          const reason = `left out by run.ts: ${known.reason}`;
-          summary.skipped.set(reason, (summary.skipped.get(reason) ?? 0) + 1);
-        } else if (message === '') summary.notSelected += 1;
-        else {
-          const reason = normaliseSkip(message);
-          summary.skipped.set(reason, (summary.skipped.get(reason) ?? 0) + 1);
-        }
+        // The spec's own message, or for one run.ts left out, the reason known-skips.ts gives; neither: not selected.
+        const reason = known !== undefined ? `left out by run.ts: ${known.reason}` : message === '' ? undefined : normaliseSkip(message);
+        if (reason === undefined) summary.notSelected += 1;
+        else summary.skipped.set(reason, (summary.skipped.get(reason) ?? 0) + 1);
       } else if (spec.State === 'pending') {
         summary.notSelected += 1;
       }
