@@ -1,5 +1,6 @@
 import type { Stats } from 'node:fs';
 import { lstat, stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DomainError, errorMessage } from '../errors.js';
 import { exec, ExecError } from '../util/exec.js';
 import { redactString } from '../util/redact.js';
@@ -11,7 +12,7 @@ import { ensureDirectory, ensureFile } from './paths.js';
  * mount(8) and umount(8) from util-linux, through util/exec. The kernel's answer is checked in the mount table
  * afterwards where it matters (a read-only bind that silently stayed writable would be a data-safety bug).
  *
- * Errors: a missing source is `not-found`; a target of the wrong kind is `failed-precondition`; a failing command
+ * Errors: a missing source is `not-found`; a target of the wrong kind, or one that stays busy, is `failed-precondition`; a failing command
  * is the ExecError from util/exec (`internal` carrying the command's redacted stderr, `deadline-exceeded` on timeout,
  * `aborted` when the signal fired). mount's exit codes do not say why it failed, so they are not interpreted further.
  */
@@ -20,6 +21,9 @@ import { ensureDirectory, ensureFile } from './paths.js';
 export const MOUNT_TIMEOUT_MS = 120_000;
 export const BIND_TIMEOUT_MS = 60_000;
 export const UNMOUNT_TIMEOUT_MS = 60_000;
+/** A busy target is tried this many times, 100, 200, 300... ms apart (1.5 s in all) before the call gives up. */
+const BUSY_ATTEMPTS = 6;
+const BUSY_RETRY_MS = 100;
 
 export interface MountCallOptions extends NodeCallOptions {
   fsType?: string;
@@ -176,19 +180,45 @@ export async function unmount(target: string, options: UnmountOptions = {}): Pro
   if (entry === undefined) return false;
 
   options.logger?.info({ target: entry.mountPoint, source: entry.source, lazy: options.lazy === true }, 'unmounting');
-  try {
-    // The table's spelling of the path: resolved symlinks, and the one that is really mounted.
-    await exec('umount', [...(options.lazy ? ['-l'] : []), '--', entry.mountPoint], {
-      timeoutMs: options.timeoutMs ?? UNMOUNT_TIMEOUT_MS,
-      signal: options.signal,
-      logger: options.logger,
-    });
-  } catch (err) {
-    // Someone else (a concurrent retry, kubelet) may have unmounted it between our look and our umount.
-    if (err instanceof ExecError && err.kind === 'internal' && !(await stillMounted(entry, options))) return true;
-    throw err;
-  }
+  await umountWaitingOutBusy(entry.mountPoint, options, async () => !(await stillMounted(entry, options)));
   return true;
+}
+
+/**
+ * umount(8) of one mount point (the table's spelling of the path: resolved symlinks, the one really mounted).
+ * A failure after which `gone` says the mount went anyway (a concurrent retry, kubelet) is success. EBUSY is usually a
+ * moment's hold (a stats call reading the directory, a scanner, a shell leaving): it is waited out briefly, and a
+ * hold that lasts is `failed-precondition`, the caller's to retry (kubelet does), not an internal fault.
+ */
+export async function umountWaitingOutBusy(mountPoint: string, options: UnmountOptions, gone: () => Promise<boolean>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await exec('umount', [...(options.lazy ? ['-l'] : []), '--', mountPoint], {
+        timeoutMs: options.timeoutMs ?? UNMOUNT_TIMEOUT_MS,
+        signal: options.signal,
+        logger: options.logger,
+      });
+      return;
+    } catch (err) {
+      if (!(err instanceof ExecError) || err.kind !== 'internal') throw err;
+      if (await gone()) return;
+      if (!isBusy(err)) throw err;
+      if (attempt >= BUSY_ATTEMPTS) {
+        throw new DomainError(
+          'failed-precondition',
+          `${mountPoint} is still in use (umount: target is busy after ${BUSY_ATTEMPTS} tries); retry once nothing holds it open`,
+          { cause: err },
+        );
+      }
+      options.logger?.warn({ target: mountPoint, attempt }, 'unmount target is busy; trying again');
+      await sleep(BUSY_RETRY_MS * attempt, undefined, { signal: options.signal }).catch(() => throwIfAborted(options.signal, `unmount ${mountPoint}`));
+    }
+  }
+}
+
+/** umount(8)'s words for EBUSY ("target is busy", older util-linux "device is busy"). */
+function isBusy(err: ExecError): boolean {
+  return err.exitCode === 32 && /\b(target|device) is busy\b/i.test(err.stderr);
 }
 
 async function stillMounted(entry: MountEntry, options: NodeCallOptions): Promise<boolean> {

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { DomainError, errorMessage } from '../../errors.js';
 import { requireAbsolutePath, type NodeCallOptions } from '../../node/common.js';
 import { canonicalPath, findMountIn, isReadOnlyEntry, readMountTable, type MountEntry } from '../../node/mount-table.js';
-import { mount } from '../../node/mounter.js';
+import { mount, umountWaitingOutBusy } from '../../node/mounter.js';
 import type { VolumeStats } from '../../node/stats.js';
 import { ensureDirectory } from '../../node/paths.js';
 import { exec, ExecError } from '../../util/exec.js';
@@ -177,7 +177,7 @@ async function detach(mountPoint: string, options: ShareCallOptions): Promise<vo
 /**
  * Takes every mount off `target`, idempotently (false when nothing was mounted). A stale mount (its directory was
  * removed on the server, or it does not answer a stat in time) is detached lazily at once; a healthy one is
- * unmounted normally, and lazily when even that does not finish in time. A busy healthy mount is an error.
+ * unmounted normally, and lazily when even that does not finish in time. A healthy mount that stays busy is an error.
  */
 export async function unmountShare(target: string, options: ShareCallOptions = {}): Promise<boolean> {
   requireAbsolutePath(target, 'unmount target');
@@ -192,14 +192,11 @@ export async function unmountShare(target: string, options: ShareCallOptions = {
     } else {
       options.logger?.info({ mountPoint: entry.mountPoint, source: entry.source }, 'unmounting share');
       try {
-        await exec('umount', ['--', entry.mountPoint], { timeoutMs, signal: options.signal, logger: options.logger });
+        await umountWaitingOutBusy(entry.mountPoint, { timeoutMs, signal: options.signal, logger: options.logger }, async () => (await lookupMount(target, options))?.id !== previous);
       } catch (err) {
-        if (err instanceof ExecError && err.kind === 'deadline-exceeded') {
-          await detach(entry.mountPoint, options);
-        } else if (!(err instanceof ExecError && err.kind === 'internal' && (await lookupMount(target, options))?.id !== previous)) {
-          // Not unmounted by someone else meanwhile: a real failure (busy, permission).
-          throw err;
-        }
+        // A healthy share that does not come off in time is detached; anything else (a lasting hold, permission) is an error.
+        if (!(err instanceof ExecError && err.kind === 'deadline-exceeded')) throw err;
+        await detach(entry.mountPoint, options);
       }
     }
     unmounted = true;

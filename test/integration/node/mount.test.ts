@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, opendir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { exec } from '../../../src/util/exec.js';
 import { MiB } from '../../../src/util/size.js';
@@ -132,6 +132,34 @@ describe('mount, bind, unmount', () => {
     } finally {
       await spaced.cleanup();
     }
+  });
+});
+
+describe('a busy target', () => {
+  it('waits out a brief hold (a directory open for a moment) and then unmounts', async () => {
+    const staging = fx.path('busy', 'globalmount');
+    await mount(loop.device, staging, { fsType: 'ext4' });
+    // An open directory handle is what a concurrent NodeGetVolumeStats holds while it reads the root: umount says EBUSY.
+    const dir = await opendir(staging);
+    const released = new Promise<void>((resolve) => setTimeout(() => void dir.close().then(resolve), 250));
+    const started = Date.now();
+    expect(await unmount(staging)).toBe(true);
+    await released;
+    expect(Date.now() - started).toBeGreaterThanOrEqual(200);
+    expect(await isMountPoint(staging)).toBe(false);
+  });
+
+  it('answers failed-precondition, not internal, when the hold lasts, and leaves the mount as it was', async () => {
+    const staging = fx.path('held', 'globalmount');
+    await mount(loop.device, staging, { fsType: 'ext4' });
+    const handle = await open(path.join(staging, 'open-file'), 'w');
+    try {
+      await expect(unmount(staging)).rejects.toMatchObject({ kind: 'failed-precondition', message: expect.stringMatching(/still in use/) });
+      expect(await isMountPoint(staging)).toBe(true);
+    } finally {
+      await handle.close();
+    }
+    expect(await unmount(staging)).toBe(true);
   });
 });
 
