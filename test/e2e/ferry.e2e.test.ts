@@ -84,14 +84,42 @@ async function podsLabelled(selector: string): Promise<PodJson[]> {
 }
 
 /** ABORTED answers of the CSI controller so far (its `ferry` containers' logs: one "failed" line per refused call). */
-async function controllerAborts(): Promise<number> {
+/** Every line the controller replicas' driver containers have logged so far. */
+async function controllerLogLines(): Promise<string[]> {
   const pods = (await ferry.cluster.kubectl.getJson<{ items: { metadata: { name: string } }[] }>(['pods', '-n', NAMESPACE, '-l', 'app.kubernetes.io/component=controller'])).items;
-  let aborted = 0;
+  const lines: string[] = [];
   for (const p of pods) {
     const out = (await ferry.cluster.kubectl.run(['logs', '-n', NAMESPACE, p.metadata.name, '-c', 'ferry', '--tail=-1'], { timeoutMs: 60_000 }).catch(() => ({ stdout: '' }))).stdout;
-    aborted += out.split('\n').filter((line) => line.includes('"code":"ABORTED"')).length;
+    lines.push(...out.split('\n'));
   }
-  return aborted;
+  return lines;
+}
+
+async function controllerAborts(): Promise<number> {
+  return (await controllerLogLines()).filter((line) => line.includes('"code":"ABORTED"')).length;
+}
+
+/** The driver's CreateVolume calls since `since` (epoch ms): when each started and when each was answered OK. */
+async function createVolumeTimes(since: number): Promise<{ started: number[]; answered: number[]; ms: number[] }> {
+  const started: number[] = [];
+  const answered: number[] = [];
+  const ms: number[] = [];
+  for (const line of await controllerLogLines()) {
+    if (!line.includes('"method":"CreateVolume"')) continue;
+    let entry: { time?: number; msg?: string; ms?: number };
+    try {
+      entry = JSON.parse(line) as { time?: number; msg?: string; ms?: number };
+    } catch {
+      continue;
+    }
+    if (entry.time === undefined || entry.time < since) continue;
+    if (entry.msg === 'call') started.push(entry.time);
+    if (entry.msg === 'ok') {
+      answered.push(entry.time);
+      if (entry.ms !== undefined) ms.push(entry.ms);
+    }
+  }
+  return { started, answered, ms };
 }
 
 function percentileOf(samples: readonly number[], p: number): number {
@@ -367,9 +395,25 @@ describe('Ferry on a two-node cluster', () => {
       (await ferry.cluster.kubectl.getJson<{ items: { metadata: { name: string }; status: { phase?: string } }[] }>(['pvc', '-n', NS])).items.filter(
         (c) => c.metadata.name.startsWith('scale-') && c.status.phase === 'Bound',
       ).length;
-    await waitFor(`${n} PVCs Bound`, async () => (await boundCount()) === n, { timeoutMs: 300_000, intervalMs: 500 });
+    // When each claim was first seen Bound (sampled every 500 ms), for the timeline below.
+    const boundAt: number[] = [];
+    await waitFor(`${n} PVCs Bound`, async () => {
+      const bound = await boundCount();
+      while (boundAt.length < bound) boundAt.push(Date.now() - t0);
+      return bound === n;
+    }, { timeoutMs: 300_000, intervalMs: 500 });
     const boundMs = Date.now() - t0;
     const abortedAtBind = (await controllerAborts()) - abortedBefore;
+    const creates = await createVolumeTimes(t0);
+    const pvCreated = (await ferry.cluster.kubectl.getJson<{ items: { metadata: { creationTimestamp: string }; spec: { claimRef?: { name?: string } } }[] }>(['pv'])).items
+      .filter((pv) => pv.spec.claimRef?.name?.startsWith('scale-'))
+      .map((pv) => Date.parse(pv.metadata.creationTimestamp) - t0);
+    const at = (values: readonly number[], p: number): string => (values.length === 0 ? '-' : seconds(Math.max(0, percentileOf(values, p))));
+    report(
+      `100 PVCs, where the time went (from the apply): CreateVolume calls started ${at(creates.started.map((t) => t - t0), 0)}..${at(creates.started.map((t) => t - t0), 100)}, ` +
+        `answered by ${at(creates.answered.map((t) => t - t0), 100)} (${creates.answered.length} calls, each p50 ${percentileOf(creates.ms, 50)} ms, max ${percentileOf(creates.ms, 100)} ms); ` +
+        `PVs created p50 ${at(pvCreated, 50)}, last ${at(pvCreated, 100)} (1 s resolution); claims Bound p50 ${at(boundAt, 50)}, last ${at(boundAt, 100)}`,
+    );
 
     const t1 = Date.now();
     await apply(...names.map((name, i) => pod(`${name}-pod`, i % 2 === 0 ? 'node1' : 'node2', name, `echo ${name} > /data/name && sync && sleep 3600`, { keepRunning: true, labels: { scale: 'yes' } })));
