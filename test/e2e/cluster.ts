@@ -51,6 +51,8 @@ export interface LocalClusterOptions {
   extraNodePaths?: readonly string[];
   /** The controller manager's --node-monitor-grace-period: how soon a dead node goes NotReady (default 20s). */
   nodeMonitorGracePeriod?: string;
+  /** The controller manager's API client rate (default: Kubernetes' 20 qps, burst 30). */
+  controllerManagerApi?: { qps: number; burst: number };
   /** Start a host-network busybox pod on every node (and remove it) before start() returns (default true). */
   checkPods?: boolean;
   /** When start() fails: copy the daemons' logs into this directory before tearing down (default: they go). */
@@ -224,6 +226,7 @@ export class LocalCluster {
       this.daemons.push(await startControllerManager(ctx, {
         kubeconfig: kubeconfigs.controllerManager,
         nodeMonitorGracePeriod: this.options.nodeMonitorGracePeriod ?? '20s',
+        kubeApi: this.options.controllerManagerApi,
       }));
       this.daemons.push(await startScheduler(ctx, kubeconfigs.scheduler));
       await this.installSnapshotCrds(bin);

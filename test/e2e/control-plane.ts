@@ -102,6 +102,8 @@ export interface ControllerManagerOptions {
   kubeconfig: string;
   /** How long a silent node stays Ready (the controller manager's --node-monitor-grace-period). */
   nodeMonitorGracePeriod: string;
+  /** --kube-api-qps / --kube-api-burst of every controller's client (unset: Kubernetes' 20 / 30). */
+  kubeApi?: { qps: number; burst: number };
 }
 
 export async function startControllerManager(ctx: ControlPlaneContext, options: ControllerManagerOptions): Promise<ChildService> {
@@ -125,6 +127,7 @@ export async function startControllerManager(ctx: ControlPlaneContext, options: 
       `--cluster-signing-key-file=${pki.ca.key}`,
       `--service-cluster-ip-range=${SERVICE_CIDR}`,
       `--node-monitor-grace-period=${options.nodeMonitorGracePeriod}`,
+      ...(options.kubeApi ? [`--kube-api-qps=${options.kubeApi.qps}`, `--kube-api-burst=${options.kubeApi.burst}`] : []),
       '--profiling=false',
     ],
     logFile: path.join(ctx.logDir, 'kube-controller-manager.log'),

@@ -38,6 +38,21 @@ export interface PoolLogLine {
 /** The CSI driver's name, as the kubelet registers it. */
 const DRIVER_NAME = 'ferry.csi.io';
 
+/**
+ * FERRY_E2E_KCM_API_QPS=<qps>[,<burst>]: the controller manager's API rate (default: Kubernetes' 20 / 30). Its
+ * PersistentVolume controller binds claims at that rate (a few writes per claim), so it bounds how fast many claims
+ * bind once their volumes exist. Large clusters raise it; the default is what the measurements are quoted against.
+ */
+function controllerManagerApiFromEnv(): { qps: number; burst: number } | undefined {
+  const raw = process.env['FERRY_E2E_KCM_API_QPS'];
+  if (raw === undefined || raw === '') return undefined;
+  const [qps, burst] = raw.split(',').map(Number);
+  if (qps === undefined || !Number.isInteger(qps) || qps <= 0 || (burst !== undefined && (!Number.isInteger(burst) || burst < qps))) {
+    throw new Error(`FERRY_E2E_KCM_API_QPS=${raw}: expected <qps>[,<burst>], positive integers, burst at least qps`);
+  }
+  return { qps, burst: burst ?? qps * 2 };
+}
+
 export class FerryCluster {
   private readonly helm = helmBin();
   private readonly valuesFile: string;
@@ -58,6 +73,7 @@ export class FerryCluster {
       extraNodePaths: ['/var/lib/ferry', '/opt/emc/scaleio/sdc/bin'],
       // Kubernetes' default, so "failover off" is measured as a real cluster behaves.
       nodeMonitorGracePeriod: '50s',
+      controllerManagerApi: controllerManagerApiFromEnv(),
     });
     let pool: PoolHandle | undefined;
     try {

@@ -106,16 +106,18 @@ async function createVolumeTimes(since: number): Promise<{ started: number[]; an
   const ms: number[] = [];
   for (const line of await controllerLogLines()) {
     if (!line.includes('"method":"CreateVolume"')) continue;
-    let entry: { time?: number; msg?: string; ms?: number };
+    let entry: { time?: string | number; msg?: string; ms?: number };
     try {
-      entry = JSON.parse(line) as { time?: number; msg?: string; ms?: number };
+      entry = JSON.parse(line) as { time?: string | number; msg?: string; ms?: number };
     } catch {
       continue;
     }
-    if (entry.time === undefined || entry.time < since) continue;
-    if (entry.msg === 'call') started.push(entry.time);
+    // The driver logs ISO times (pino's isoTime).
+    const time = typeof entry.time === 'string' ? Date.parse(entry.time) : entry.time;
+    if (time === undefined || Number.isNaN(time) || time < since) continue;
+    if (entry.msg === 'call') started.push(time);
     if (entry.msg === 'ok') {
-      answered.push(entry.time);
+      answered.push(time);
       if (entry.ms !== undefined) ms.push(entry.ms);
     }
   }
