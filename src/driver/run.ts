@@ -18,6 +18,7 @@ import { DriverMetrics, serveMetrics } from '../server/metrics.js';
 import { ChildLedger, CHILD_LEDGER_DIR, installChildLedger } from '../util/child-ledger.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { VERSION } from '../version.js';
+import { applyDriverV8Flags } from './runtime-settings.js';
 import { checkConfigForMode } from './config-for-mode.js';
 import { armExitDeadline, EXIT_MARGIN_MS } from './exit-deadline.js';
 import { insecureSettings } from './insecure-settings.js';
@@ -86,6 +87,7 @@ async function buildServices(
  * them into exit status 2).
  */
 export async function runDriver(options: DriverOptions): Promise<void> {
+  applyDriverV8Flags();
   const config: FerryConfig = options.configFile ? await loadConfig(options.configFile) : configSchema.parse({});
   checkConfigForMode(config, options.mode, options.configFile ?? '(no config file)');
   const log = createLogger(options.logLevel);
