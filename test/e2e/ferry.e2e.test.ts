@@ -142,11 +142,18 @@ async function leaderHolders(): Promise<{ failover: string | undefined; attacher
  * other node is deleted (its Deployment makes another, which waits as a candidate) until all three Leases name `node`.
  */
 async function leadersOnto(node: string): Promise<void> {
+  // What the last look saw, for the error when it never converges.
+  let seen = '';
   await waitFor(`every controller leader on ${node}`, async () => {
     const h = await leaderHolders();
     if (h.failover === node && h.attacher === node && h.provisioner === node) return true;
     const other = node === 'node1' ? 'node2' : 'node1';
-    const pods = (await ferry.cluster.kubectl.getJson<{ items: { metadata: { name: string; deletionTimestamp?: string }; spec: { nodeName?: string } }[] }>(['pods', '-n', NAMESPACE])).items;
+    const pods = (await ferry.cluster.kubectl.getJson<{ items: { metadata: { name: string; deletionTimestamp?: string }; spec: { nodeName?: string }; status: { phase?: string; containerStatuses?: { name: string; ready: boolean; restartCount: number }[] } }[] }>(['pods', '-n', NAMESPACE])).items;
+    seen =
+      `leaders: failover ${h.failover ?? 'none'}, attacher ${h.attacher ?? 'none'}, provisioner ${h.provisioner ?? 'none'}; pods: ` +
+      pods
+        .map((p) => `${p.metadata.name} on ${p.spec.nodeName ?? '?'} ${p.status.phase ?? '?'}${p.metadata.deletionTimestamp ? ' (deleting)' : ''} [${(p.status.containerStatuses ?? []).map((c) => `${c.name}${c.ready ? '' : ' not ready'}${c.restartCount > 0 ? ` x${c.restartCount}` : ''}`).join(', ')}]`)
+        .join('; ');
     const deployments = [...(h.failover !== node ? ['failover'] : []), ...(h.attacher !== node || h.provisioner !== node ? ['controller'] : [])];
     for (const d of deployments) {
       for (const p of pods.filter((x) => x.metadata.name.startsWith(`${RELEASE}-${d}-`) && x.spec.nodeName === other && !x.metadata.deletionTimestamp)) {
@@ -154,7 +161,9 @@ async function leadersOnto(node: string): Promise<void> {
       }
     }
     return false;
-  }, { timeoutMs: 180_000, intervalMs: 5_000 });
+  }, { timeoutMs: 180_000, intervalMs: 5_000 }).catch((err: unknown) => {
+    throw new Error(`${err instanceof Error ? err.message : String(err)}; last seen: ${seen}`);
+  });
 }
 
 /** Runs a one-shot pod to completion and answers its output. */
