@@ -114,6 +114,11 @@ export class NodeVolumes {
     await this.store.put(unfinishedFormat || format ? { ...record, formatting: deviceNumber } : record);
     if (input.capability.accessType === 'block') return;
     if (mounted) {
+      // Staged already as another filesystem: an incompatible second stage, and the other filesystem's tools would
+      // only fail on it.
+      if (mounted.fsType !== input.fsType) {
+        throw new DomainError('already-exists', `volume ${input.volumeId} is staged at ${input.stagingPath} as ${mounted.fsType} already, not ${input.fsType}`);
+      }
       await this.growMounted(device, input.stagingPath, input.fsType, ctx);
       return;
     }

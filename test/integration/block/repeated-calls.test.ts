@@ -65,6 +65,13 @@ describe('repeated calls', () => {
     await repeat(REPEAT, () => call(n1, 'NodeStageVolume', stageReq));
     expect(await mountCount(stagingPath)).toBe(1);
     expect(await cluster.mkfsRuns('node01', device)).toHaveLength(1);
+    // The same stage asked as another filesystem is an incompatible second stage (found by the fuzzer: xfs_info ran on
+    // the ext4 mount and answered INTERNAL); the stage and the data stay.
+    const asXfs = await grpcError(call(n1, 'NodeStageVolume', { ...stageReq, volume_capability: mountCapability('xfs') }));
+    expect(asXfs.code).toBe(status.ALREADY_EXISTS);
+    expect(asXfs.details).toContain('as ext4 already');
+    expect(await mountCount(stagingPath)).toBe(1);
+    expect(await sha256File(`${targetPath}/data.bin`)).toBe(sum);
 
     // A single-writer volume held by node01 is refused to node02, naming node01.
     const refused = await grpcError(call(c, 'ControllerPublishVolume', { volume_id: volumeId, node_id: cluster.nodeId('node02'), volume_capability: cap, readonly: false }));
