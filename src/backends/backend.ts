@@ -202,9 +202,19 @@ export type NodeStorageView =
       volumes: string[];
     };
 
+export interface ObserveNodeOptions {
+  /**
+   * Continue a confirmation taken moments ago instead of opening a new window: the client's connection now, and the
+   * I/O since the previous look, with no wait. For a failover controller that confirmed the node while standing by
+   * and has just taken the lead.
+   */
+  continuing?: boolean;
+}
+
 /** A storage system that can cut a node off: every mapping of the node's client removed, so it cannot write if it returns. */
 export interface NodeFencing {
-  observeNode(nodeId: string, ctx: OpContext): Promise<NodeStorageView>;
+  /** The node's client and volumes; the evidence covers a confirmation window (waited for here) unless `continuing`. */
+  observeNode(nodeId: string, ctx: OpContext, options?: ObserveNodeOptions): Promise<NodeStorageView>;
   /** Removes every mapping the node's client holds; answers the volumes it took away (local ids). Idempotent. */
   fenceNode(nodeId: string, ctx: OpContext): Promise<string[]>;
 }

@@ -90,7 +90,7 @@ export class KubernetesParts {
       () => {
         const leading = elector.isLeader();
         metrics.failoverLeading(leading);
-        return leading;
+        return leading ? 'lead' : elector.leaderSilent() ? 'prepare' : 'standby';
       },
       { mode, driverName: this.driverName, namespace: this.options.namespace, intervalMs: this.options.failoverIntervalMs, storageTimeoutMs: 60_000 },
       log,

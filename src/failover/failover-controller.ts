@@ -35,22 +35,40 @@ export interface Fencer {
 }
 
 /**
+ * What this replica does this round: `lead` acts; `prepare` (a standby whose leader has stopped renewing its Lease)
+ * gathers the storage side's confirmation of suspect nodes without acting on it, so that once its turn comes it
+ * fences at once instead of opening a confirmation window only then; `standby` does nothing (a standby never reads
+ * the volumes' I/O counters while a live leader does: two readers would split one window between them).
+ */
+export type FailoverRole = 'lead' | 'prepare' | 'standby';
+
+/** A standby's confirmation of a node, kept until it leads: what it saw, and when. */
+interface Prepared {
+  at: number;
+  nodeId: string;
+  reasons: string[];
+}
+
+/**
  * The failover controller: finds nodes Kubernetes has lost (heartbeat expired or NotReady), asks the storage systems
  * to confirm (data client Disconnected, no I/O), then fences the node on the storage side before anything else, taints
  * it out-of-service so Kubernetes detaches its volumes at once, and deletes the pods that used Ferry volumes there
  * (what the pod garbage collector would do only once the Node is NotReady, ~50 s after death). When the node is back,
- * beating and clean, the taint comes off. Runs only while `isLeader()`; every action is a log line, an Event and a metric.
+ * beating and clean, the taint comes off. Acts only while `role()` is `lead`; every action is a log line, an Event and
+ * a metric.
  */
 export class FailoverController {
   private stopped = false;
   private loop: Promise<void> | undefined;
   /** What was last said about each node, so a waiting node is reported once, not every round. */
   private readonly lastReport = new Map<string, string>();
+  /** Nodes this replica confirmed dead while preparing to lead (see FailoverRole). */
+  private readonly prepared = new Map<string, Prepared>();
 
   constructor(
     private readonly api: KubeApi,
     private readonly fencers: readonly Fencer[],
-    private readonly isLeader: () => boolean,
+    private readonly role: () => FailoverRole,
     private readonly options: FailoverOptions,
     private readonly log: Logger,
     private readonly observer: FailoverObserver,
@@ -72,7 +90,11 @@ export class FailoverController {
 
   /** One pass over every node. Public for tests. */
   async reconcile(now = new Date()): Promise<void> {
-    if (!this.isLeader()) return;
+    const role = this.role();
+    if (role === 'standby') {
+      this.prepared.clear();
+      return;
+    }
     const [nodes, nodeIds, leases] = await Promise.all([
       this.api.listNodes(),
       this.api.csiNodeIds(this.options.driverName),
@@ -83,22 +105,53 @@ export class FailoverController {
       const heartbeat = heartbeats.get(heartbeatLeaseName(node.name));
       const nodeId = nodeIds.get(node.name) ?? heartbeat?.nodeId;
       if (nodeId === undefined) continue; // not a node Ferry serves
-      await this.reconcileNode(node, nodeId, heartbeat).catch((err: unknown) => {
+      const round = role === 'lead' ? this.reconcileNode(node, nodeId, heartbeat) : this.prepareNode(node, nodeId, heartbeat);
+      await round.catch((err: unknown) => {
         this.observer.failoverAction('failed', node.name);
         this.log.error({ node: node.name, err: errorMessage(err) }, 'failover: node not handled this round');
       });
     }
   }
 
-  private async reconcileNode(node: NodeView, nodeId: string, heartbeat: Heartbeat | undefined): Promise<void> {
+  /**
+   * A standby about to lead: a suspect node's storage confirmation, gathered and kept (never acted on, never an
+   * Event), so the first round as leader need not wait a confirmation window of its own.
+   */
+  private async prepareNode(node: NodeView, nodeId: string, heartbeat: Heartbeat | undefined): Promise<void> {
+    const plan = planNode(this.signals(node, heartbeat));
+    if (plan.action !== 'check-storage') {
+      this.prepared.delete(node.name);
+      return;
+    }
+    const decision = decideFence(await Promise.all(this.fencers.map((f) => this.observe(f, nodeId, false))));
+    if (!decision.fence) {
+      this.prepared.delete(node.name);
+      return;
+    }
+    this.prepared.set(node.name, { at: Date.now(), nodeId, reasons: decision.reasons });
+    this.log.info({ node: node.name, nodeId }, 'failover (standby): the storage side confirms the node dead; fencing it falls to the next leader');
+  }
+
+  /** A standby's confirmation still fresh enough to continue: taken within the last three rounds (at least 3 s). */
+  private takePrepared(nodeName: string, nodeId: string): Prepared | undefined {
+    const prepared = this.prepared.get(nodeName);
+    this.prepared.delete(nodeName);
+    const maxAgeMs = Math.max(3 * this.options.intervalMs, 3_000);
+    return prepared !== undefined && prepared.nodeId === nodeId && Date.now() - prepared.at <= maxAgeMs ? prepared : undefined;
+  }
+
+  private signals(node: NodeView, heartbeat: Heartbeat | undefined): NodeSignals {
     const fencedAt = node.annotations[FENCED_AT_ANNOTATION];
-    const signals: NodeSignals = {
+    return {
       heartbeat: heartbeat === undefined ? 'absent' : heartbeat.expired ? 'expired' : 'fresh',
       nodeReady: node.ready,
       fencedByFerry: fencedAt !== undefined,
       cleanSinceFence: fencedAt !== undefined && heartbeat?.clean === true && heartbeat.cleanAt !== undefined && heartbeat.cleanAt > new Date(fencedAt),
     };
-    const plan = planNode(signals);
+  }
+
+  private async reconcileNode(node: NodeView, nodeId: string, heartbeat: Heartbeat | undefined): Promise<void> {
+    const plan = planNode(this.signals(node, heartbeat));
     switch (plan.action) {
       case 'none':
         this.lastReport.delete(node.name);
@@ -118,8 +171,12 @@ export class FailoverController {
   }
 
   private async checkAndFence(node: NodeView, nodeId: string, suspicion: string[]): Promise<void> {
-    const views = await Promise.all(this.fencers.map((f) => this.observe(f, nodeId)));
+    // Confirmed while standing by moments ago: the connection is looked at again and the I/O since that look counted,
+    // with no new window (the standby's and this one join without a gap).
+    const prepared = this.takePrepared(node.name, nodeId);
+    const views = await Promise.all(this.fencers.map((f) => this.observe(f, nodeId, prepared !== undefined)));
     const decision = decideFence(views);
+    if (prepared && decision.fence) decision.reasons.push(`confirmed while standing by ${Date.now() - prepared.at} ms before taking the lead`);
     if (!decision.fence) {
       const said = `suspect (${suspicion.join(', ')}) but not fenced: ${decision.missing.join('; ')}`;
       if (this.reportOnce(node.name, said)) {
@@ -185,9 +242,9 @@ export class FailoverController {
     await this.event(node.name, 'Normal', 'NodeUnfenced', `out-of-service taint removed: ${why.join(', ')}`);
   }
 
-  private async observe(fencer: Fencer, nodeId: string): Promise<BackendView> {
+  private async observe(fencer: Fencer, nodeId: string, continuing: boolean): Promise<BackendView> {
     try {
-      const view = await fencer.fencing.observeNode(nodeId, this.ctx());
+      const view = await fencer.fencing.observeNode(nodeId, this.ctx(), { continuing });
       return view.known ? { backend: fencer.backend, known: true, evidence: view.evidence, volumes: view.volumes.length } : { backend: fencer.backend, known: false };
     } catch (err) {
       return { backend: fencer.backend, error: errorMessage(err) };

@@ -29,6 +29,9 @@ export class LeaderElector {
   private leading = false;
   private lastRenew = 0;
   private lease: LeaseView | undefined;
+  /** The Lease's renewTime as last read, and when (by this process's clock) it was last seen to change. */
+  private seenRenewTime: number | undefined;
+  private seenChangedAt = 0;
   private stopped = false;
   private loop: Promise<void> | undefined;
 
@@ -40,6 +43,15 @@ export class LeaderElector {
 
   isLeader(): boolean {
     return this.leading && Date.now() - this.lastRenew < this.options.renewDeadlineMs;
+  }
+
+  /**
+   * A candidate whose leader has not renewed for more than two retry periods (as this process saw the Lease change:
+   * no comparison of two hosts' clocks): the leader is most likely gone, and this candidate may be next.
+   */
+  leaderSilent(now = Date.now()): boolean {
+    if (this.isLeader() || this.seenRenewTime === undefined) return false;
+    return now - this.seenChangedAt > 2 * this.options.retryPeriodMs;
   }
 
   start(): void {
@@ -66,6 +78,11 @@ export class LeaderElector {
   async tryAcquireOrRenew(now = new Date()): Promise<boolean> {
     const { namespace, leaseName, identity } = this.options;
     const current = await this.api.getLease(namespace, leaseName);
+    const renewed = current?.renewTime?.getTime();
+    if (renewed !== this.seenRenewTime) {
+      this.seenRenewTime = renewed;
+      this.seenChangedAt = Date.now();
+    }
     if (!current) {
       this.lease = await this.api.createLease(namespace, leaseName, this.write(now, undefined));
       return true;

@@ -1,5 +1,5 @@
 import { isDomainError } from '../../errors.js';
-import type { NodeFencing, NodeStorageView, OpContext } from '../backend.js';
+import type { NodeFencing, NodeStorageView, ObserveNodeOptions, OpContext } from '../backend.js';
 import type { PowerFlexClient } from './client.js';
 import { gatherStorageEvidence } from './holder-evidence.js';
 import type { System } from './types.js';
@@ -19,14 +19,14 @@ export class PowerFlexNodeFencer implements NodeFencing {
     private readonly confirmWindowMs: number,
   ) {}
 
-  async observeNode(nodeId: string, ctx: OpContext): Promise<NodeStorageView> {
+  async observeNode(nodeId: string, ctx: OpContext, options: ObserveNodeOptions = {}): Promise<NodeStorageView> {
     const held = await this.held(nodeId, ctx);
     if (!held) return { known: false };
     const evidence = await gatherStorageEvidence(
       this.client,
       held.sdc,
       held.volumes.map((v) => v.id),
-      this.confirmWindowMs,
+      options.continuing ? 'since-last-read' : this.confirmWindowMs,
       ctx,
     );
     return { known: true, evidence, volumes: held.volumes.map((v) => formatLocalId({ systemId: held.systemId, volumeId: v.id })) };

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { Backend, Capability } from '../../../src/backends/backend.js';
 import { createBackends } from '../../../src/backends/factory.js';
 import { parseConfig } from '../../../src/config/load.js';
-import { FailoverController, FENCED_AT_ANNOTATION } from '../../../src/failover/failover-controller.js';
+import { FailoverController, FENCED_AT_ANNOTATION, type FailoverRole } from '../../../src/failover/failover-controller.js';
 import { ClientNodeKubeApi, loadKubeConfig } from '../../../src/kube/client-node-kube-api.js';
 import { PersistentVolumeEvents } from '../../../src/kube/event-recorder.js';
 import { LeaderElector } from '../../../src/kube/leader-election.js';
@@ -51,7 +51,7 @@ function heartbeat(
 function controller(mode: 'on' | 'dry-run', actions: string[]): FailoverController {
   const fencing = backend.nodeFencing;
   if (!fencing) throw new Error('the PowerFlex backend fences nodes');
-  const c = new FailoverController(kube, [{ backend: 'pool', fencing }], () => true, { mode, driverName: DRIVER, namespace: NAMESPACE, intervalMs: 300, storageTimeoutMs: 20_000 }, log, {
+  const c = new FailoverController(kube, [{ backend: 'pool', fencing }], () => 'lead', { mode, driverName: DRIVER, namespace: NAMESPACE, intervalMs: 300, storageTimeoutMs: 20_000 }, log, {
     // node1 is the node under test; the others (node3 has no SDC, so it is never fenced) would only add noise.
     failoverAction: (action, node) => node === 'node1' && actions.push(action),
   });
@@ -237,6 +237,75 @@ describe('failover controller', () => {
     expect(await fixture.taints('node2')).toEqual(['node.kubernetes.io/out-of-service=maintenance:NoExecute']);
     await kube.updateNodeMarks('node2', (n) => ({ taints: n.taints.filter((t) => t.value !== 'maintenance'), annotations: {} }));
   });
+
+  test('a standby whose leader went silent confirms a dead node without acting; once it leads it fences at once, with no window of its own', async () => {
+    const real = backend.nodeFencing;
+    if (!real) throw new Error('the PowerFlex backend fences nodes');
+    const volumeId = await newVolumeOn(G1, 'pvc-standby');
+    await expireHeartbeat('node1', G1);
+    await setSdc(G1, 'Disconnected');
+    // Every look at node1's storage, by whether it continued an earlier confirmation.
+    const looks: boolean[] = [];
+    const spy = {
+      observeNode: (nodeId: string, ctx: Parameters<typeof real.observeNode>[1], options?: Parameters<typeof real.observeNode>[2]) => {
+        if (nodeId === G1) looks.push(options?.continuing === true);
+        return real.observeNode(nodeId, ctx, options);
+      },
+      fenceNode: (nodeId: string, ctx: Parameters<typeof real.fenceNode>[1]) => real.fenceNode(nodeId, ctx),
+    };
+    let role: FailoverRole = 'standby';
+    const actions: string[] = [];
+    const c = new FailoverController(kube, [{ backend: 'pool', fencing: spy }], () => role, { mode: 'on', driverName: DRIVER, namespace: NAMESPACE, intervalMs: 300, storageTimeoutMs: 20_000 }, log, {
+      failoverAction: (action, node) => node === 'node1' && actions.push(action),
+    });
+    stoppers.push(() => c.stop());
+
+    // A standby under a live leader never reads the volumes' counters (it would split the leader's window).
+    await c.reconcile();
+    expect(looks).toEqual([]);
+    // Its leader went silent: it confirms the node dead over a full window, and changes nothing.
+    role = 'prepare';
+    await c.reconcile();
+    expect(looks).toEqual([false]);
+    expect(actions).toEqual([]);
+    expect(await fixture.taints('node1')).toEqual([]);
+    expect(await mappedTo(volumeId)).toEqual([G1]);
+    // It leads: the connection is looked at again and the I/O since counted, no new window; fenced in that round.
+    role = 'lead';
+    await c.reconcile();
+    expect(looks).toEqual([false, true]);
+    expect(actions).toEqual(expect.arrayContaining(['fenced']));
+    expect(await fixture.taints('node1')).toEqual(['node.kubernetes.io/out-of-service=nodeshutdown:NoExecute']);
+    expect(await mappedTo(volumeId)).toEqual([]);
+    expect((await fixture.events('Node', 'node1')).some((e) => /^NodeFenced: .*confirmed while standing by \d+ ms before taking the lead/.test(e))).toBe(true);
+
+    // Back as it was for the tests after this one.
+    await setSdc(G1, 'Connected');
+    await kube.updateNodeMarks('node1', (n) => ({ taints: n.taints.filter((t) => t.key !== 'node.kubernetes.io/out-of-service'), annotations: { [FENCED_AT_ANNOTATION]: null } }));
+  });
+
+  test('a standby\'s confirmation is not carried into the lead once the node shows I/O or its client is back', async () => {
+    const real = backend.nodeFencing;
+    if (!real) throw new Error('the PowerFlex backend fences nodes');
+    const volumeId = await newVolumeOn(G1, 'pvc-standby-back');
+    await expireHeartbeat('node1', G1);
+    await setSdc(G1, 'Disconnected');
+    let role: FailoverRole = 'prepare';
+    const actions: string[] = [];
+    const c = new FailoverController(kube, [{ backend: 'pool', fencing: real }], () => role, { mode: 'on', driverName: DRIVER, namespace: NAMESPACE, intervalMs: 300, storageTimeoutMs: 20_000 }, log, {
+      failoverAction: (action, node) => node === 'node1' && actions.push(action),
+    });
+    stoppers.push(() => c.stop());
+    await c.reconcile();
+    // The MDM sees the client again before the standby leads: the continued look refuses, nothing is fenced.
+    await setSdc(G1, 'Connected');
+    role = 'lead';
+    await c.reconcile();
+    expect(actions).toEqual(['refused']);
+    expect(await fixture.taints('node1')).toEqual([]);
+    expect(await mappedTo(volumeId)).toEqual([G1]);
+    await backend.unpublishVolume(volumeId, G1, { signal: AbortSignal.timeout(10_000), log });
+  });
 });
 
 describe('leader election', () => {
@@ -260,6 +329,31 @@ describe('leader election', () => {
     await eventually(async () => (follower.isLeader() ? true : undefined), 'the follower to lead', 5_000);
     expect((await kube.getLease(NAMESPACE, 'ferry-test-leader'))?.ownerPod).toEqual(follower === a ? pods.a : pods.b);
     await follower.stop();
+  });
+
+  test('a candidate sees its leader go silent after two missed renewals, before the Lease runs out', async () => {
+    const options = { namespace: NAMESPACE, leaseName: 'ferry-test-silent', leaseDurationSeconds: 4, renewDeadlineMs: 3_000, retryPeriodMs: 200 };
+    // The leader is the test itself: it renews the Lease as a leader would, every 200 ms, and then dies.
+    const write = (now: Date, acquired: Date) => ({ holder: 'a', durationSeconds: 4, acquireTime: acquired, renewTime: now, transitions: 0, labels: {}, annotations: {} });
+    const acquired = new Date();
+    let lease = await kube.createLease(NAMESPACE, 'ferry-test-silent', write(acquired, acquired));
+    const b = new LeaderElector(kube, { ...options, identity: 'b' }, log);
+    b.start();
+    // While a renews, b waits and does not take a for silent.
+    for (let i = 0; i < 8; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      lease = await kube.replaceLease(lease, write(new Date(), acquired));
+      expect({ leading: b.isLeader(), silent: b.leaderSilent() }).toEqual({ leading: false, silent: false });
+    }
+    const died = Date.now();
+    await eventually(async () => (b.leaderSilent() ? true : undefined), 'b to see its leader silent', 3_000);
+    const silentAfter = Date.now() - died;
+    expect(b.isLeader()).toBe(false);
+    expect(silentAfter).toBeLessThan(options.leaseDurationSeconds * 1000);
+    await eventually(async () => (b.isLeader() ? true : undefined), 'b to lead once the Lease ran out', 8_000);
+    expect(b.leaderSilent()).toBe(false);
+    expect((await kube.getLease(NAMESPACE, 'ferry-test-silent'))?.holder).toBe('b');
+    await b.stop();
   });
 });
 
