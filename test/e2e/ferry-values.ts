@@ -70,7 +70,7 @@ export function e2eValues(input: E2eValuesInput): Record<string, unknown> {
     logLevel: 'debug',
     controller: {
       // The chart's default: two replicas, one per node (host network ports keep them apart), so the failover
-      // controller survives the death of either node (the other replica takes the lead after the chart's 8 s lease).
+      // controller survives the death of either node (the other replica takes the lead after the chart's 6 s lease).
       replicas: 2,
       // The cluster has no pod network beyond loopback (no CNI plugin, no kube-proxy): the controller reaches the pool
       // and the API server from its node's network namespace, as the node plugin does.
