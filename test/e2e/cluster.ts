@@ -53,6 +53,8 @@ export interface LocalClusterOptions {
   nodeMonitorGracePeriod?: string;
   /** The controller manager's API client rate (default: Kubernetes' 20 qps, burst 30). */
   controllerManagerApi?: { qps: number; burst: number };
+  /** The kubelets' nodeStatusUpdateFrequency, e.g. '2s' (default: Kubernetes' 10s). */
+  kubeletNodeStatusUpdateFrequency?: string;
   /** Start a host-network busybox pod on every node (and remove it) before start() returns (default true). */
   checkPods?: boolean;
   /** When start() fails: copy the daemons' logs into this directory before tearing down (default: they go). */
@@ -213,6 +215,7 @@ export class LocalCluster {
           kubeconfig: kubeconfigs.nodes[name]!,
           caCert: pki.ca.cert,
           verbose,
+          ...(this.options.kubeletNodeStatusUpdateFrequency ? { nodeStatusUpdateFrequency: this.options.kubeletNodeStatusUpdateFrequency } : {}),
         }),
       );
     }

@@ -53,6 +53,21 @@ function controllerManagerApiFromEnv(): { qps: number; burst: number } | undefin
   return { qps, burst: burst ?? qps * 2 };
 }
 
+/**
+ * FERRY_E2E_KUBELET_STATUS_SECONDS=<seconds>: the kubelets' nodeStatusUpdateFrequency (default: Kubernetes' 10 s).
+ * A kubelet mounts an attached volume only after its node status has reported the volume in use, so after a
+ * failover this loop adds 0 to one period to every moved pod; clusters tuned for fast failover lower it.
+ */
+function kubeletStatusFrequencyFromEnv(): string | undefined {
+  const raw = process.env['FERRY_E2E_KUBELET_STATUS_SECONDS'];
+  if (raw === undefined || raw === '') return undefined;
+  const seconds = Number(raw);
+  if (!Number.isInteger(seconds) || seconds <= 0 || seconds > 60) {
+    throw new Error(`FERRY_E2E_KUBELET_STATUS_SECONDS=${raw}: expected whole seconds, 1 to 60`);
+  }
+  return `${seconds}s`;
+}
+
 export class FerryCluster {
   private readonly helm = helmBin();
   private readonly valuesFile: string;
@@ -74,6 +89,7 @@ export class FerryCluster {
       // Kubernetes' default, so "failover off" is measured as a real cluster behaves.
       nodeMonitorGracePeriod: '50s',
       controllerManagerApi: controllerManagerApiFromEnv(),
+      kubeletNodeStatusUpdateFrequency: kubeletStatusFrequencyFromEnv(),
     });
     let pool: PoolHandle | undefined;
     try {

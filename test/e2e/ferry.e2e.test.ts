@@ -25,6 +25,8 @@ function report(line: string): void {
 let ferry: FerryCluster;
 const token = (): string => `ferry-${randomBytes(6).toString('hex')}`;
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+/** The kubelets' node status loop, which every moved pod waits on (ferry-cluster.ts: FERRY_E2E_KUBELET_STATUS_SECONDS). */
+const kubeletStatus = `kubelet node status every ${process.env['FERRY_E2E_KUBELET_STATUS_SECONDS'] || '10 (default)'} s`;
 
 async function apply(...objects: object[]): Promise<void> {
   await ferry.cluster.kubectl.run(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }) });
@@ -464,9 +466,10 @@ describe('Ferry on a two-node cluster', () => {
   });
 
   /**
-   * `on` twice: once with the failover controller's leader on the surviving node (the usual case), once with it on the
-   * node that dies (the other replica must first wait out the 15 s leader Lease). The StatefulSet prefers the node
-   * it should start on; after the death it may go anywhere.
+   * `on` twice: once with the failover controller's leader on the surviving node (the usual case), once with every
+   * controller leader (failover controller, csi-attacher, csi-provisioner) on the node that dies (the other replicas
+   * must first wait out the leader Leases). The StatefulSet prefers the node it should start on; after the death it
+   * may go anywhere.
    */
   const failoverCases = [
     { mode: 'on', leader: 'survives' },
@@ -478,6 +481,10 @@ describe('Ferry on a two-node cluster', () => {
       await ferry.setFailover(mode);
       const name = `db-${mode}-${leader}`;
       const data = token();
+      if (mode === 'on' && leader === 'dies') {
+        const held = await leaderHolders();
+        await leadersOnto(held.failover ?? 'node1');
+      }
       const leaders = await (mode === 'on' ? leaderNodes() : Promise.resolve({ failover: undefined, attacher: undefined }));
       const other = (node: string | undefined): string => (node === 'node1' ? 'node2' : 'node1');
       // Start where the leaders are (dies), or where neither is when they share a node (survives).
@@ -510,7 +517,7 @@ describe('Ferry on a two-node cluster', () => {
       }
       report(
         recoveredAt !== undefined
-          ? `failover ${mode}: ${victim} killed → ${podName} Running on the other node with its data after ${seconds(recoveredAt - died)}${where}`
+          ? `failover ${mode}: ${victim} killed → ${podName} Running on the other node with its data after ${seconds(recoveredAt - died)}${where}; ${kubeletStatus}`
           : `failover ${mode}: ${victim} killed → ${podName} NOT running elsewhere after ${seconds(limitMs)} (the pod stays on the dead node)`,
       );
       if (mode === 'on') expect(recoveredAt).toBeDefined();
@@ -601,7 +608,7 @@ describe('Ferry on a two-node cluster', () => {
     report(
       `failover of ${count} pods, every controller leader (failover controller, csi-attacher, csi-provisioner) on the dying node: ` +
         `${recovered.size} of ${count} Running on ${survivor} with their data; first ${seconds(Math.min(...times))}, p50 ${seconds(percentileOf(times, 50))}, max ${seconds(Math.max(...times))}` +
-        `; volumes attached to ${survivor} (${attachTimes.length} of ${count}): p50 ${seconds(percentileOf(attachTimes, 50))}, max ${seconds(Math.max(...attachTimes))}`,
+        `; volumes attached to ${survivor} (${attachTimes.length} of ${count}): p50 ${seconds(percentileOf(attachTimes, 50))}, max ${seconds(Math.max(...attachTimes))}; ${kubeletStatus}`,
     );
     expect(recovered.size).toBe(count);
 

@@ -27,6 +27,8 @@ export interface NodeSpec {
   kubeconfig: string;
   caCert: string;
   verbose: boolean;
+  /** The kubelet's nodeStatusUpdateFrequency (default: Kubernetes' own, 10s). */
+  nodeStatusUpdateFrequency?: string;
 }
 
 export class LocalNode {
@@ -62,6 +64,7 @@ export class LocalNode {
       caCert: spec.caCert,
       logFile: path.join(logDir, 'kubelet.log'),
       verbose: spec.verbose,
+      ...(spec.nodeStatusUpdateFrequency ? { nodeStatusUpdateFrequency: spec.nodeStatusUpdateFrequency } : {}),
     };
     writeContainerdConfig(this.containerdPaths, podSubnet(spec.address));
     writeKubeletConfig(this.kubeletSpec);
