@@ -197,6 +197,11 @@ export class NodeVolumes {
     if (input.capability.accessType === 'block') {
       const device = await waitForDevice(input.source.devicePath, { timeoutMs: this.deviceWaitMs, signal: ctx.signal, logger: ctx.log });
       const deviceNumber = await majorMinorOfDevice(device);
+      // Staged on the device of an earlier mapping (the volume was unmapped and mapped again since): the stage is
+      // stale, and a target bound to this device would be one the record cannot prove the volume's once it is gone.
+      if (record?.deviceNumber !== undefined && record.deviceNumber !== deviceNumber) {
+        throw new DomainError('failed-precondition', `volume ${input.volumeId} was staged on device ${record.deviceNumber}, an earlier mapping; it is device ${deviceNumber} now: NodeStageVolume first`);
+      }
       // Read-only asked of a writable mapping: a read-only view of the device is bound, never the device itself.
       const viaView = input.readOnly && !(await isReadOnlyDevice(device));
       const existing = await findMount(input.targetPath, { logger: ctx.log });
@@ -212,7 +217,7 @@ export class NodeVolumes {
           throw new DomainError('already-exists', `volume ${input.volumeId} is published at ${input.targetPath} ${viaView ? 'read-write' : 'read-only'} already`);
         }
       } else {
-        await this.remember(record, input);
+        await this.remember(record, input, deviceNumber);
         const call = { signal: ctx.signal, logger: ctx.log };
         const source = viaView ? await openView(device, deviceNumber, call) : device;
         try {
@@ -286,12 +291,12 @@ export class NodeVolumes {
     }
     const entry = await this.ownMountAt(volumeId, volumePath, source, ctx);
     const call = { signal: ctx.signal, logger: ctx.log };
-    const info = await stat(volumePath).catch((err: unknown) => {
+    const info = await stat(volumePath, { bigint: true }).catch((err: unknown) => {
       if (errnoCode(err) === 'ENOENT') throw new DomainError('not-found', `${volumePath} does not exist`);
       throw err;
     });
     if (info.isBlockDevice()) {
-      const { totalBytes } = await blockDeviceStats(volumePath, call);
+      const { totalBytes } = await blockDeviceStats(majorMinorOf(info.rdev));
       return { kind: 'block', stats: undefined, totalBytes, condition: await volumeCondition(volumePath, { ...call, block: true }) };
     }
     const stats = await volumeStats(volumePath, call);
@@ -392,12 +397,14 @@ export class NodeVolumes {
     await growFilesystem(device, mountPath, fsType, call);
   }
 
-  private async remember(record: StagedVolume | undefined, input: PublishInput): Promise<void> {
+  /** Adds the target to the volume's record (made now if the volume was never staged: its device is then recorded). */
+  private async remember(record: StagedVolume | undefined, input: PublishInput, deviceNumber?: string): Promise<void> {
     const base: StagedVolume = record ?? {
       volumeId: input.volumeId,
       devicePath: input.source.kind === 'block' ? input.source.devicePath : input.source.source,
       stagingPath: input.stagingPath,
       accessType: input.capability.accessType,
+      ...(deviceNumber !== undefined ? { deviceNumber } : {}),
       targets: [],
     };
     if (!base.targets.includes(input.targetPath)) await this.store.put({ ...base, targets: [...base.targets, input.targetPath] });

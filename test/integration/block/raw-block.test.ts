@@ -1,3 +1,4 @@
+import { status } from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { call } from '../../helpers/csi-client.js';
@@ -65,6 +66,34 @@ describe('raw block volumes', () => {
     expect((await readAt(back, offset, pattern.length)).equals(pattern)).toBe(true);
     expect(await cluster.mkfsRuns('node01')).toHaveLength(0);
     expect(await cluster.mkfsRuns('node02')).toHaveLength(0);
+  });
+
+  it('a publish on the device of a later mapping than the stage is refused until the volume is staged again (found by the fuzzer: a target the record could not prove its own)', async () => {
+    const cap = blockCapability();
+    const volume = await cluster.createVolume('pvc-raw-remap', { capability: cap, requiredBytes: 8n * GiB });
+    const other = await cluster.createVolume('pvc-raw-remap-other', { capability: cap, requiredBytes: 8n * GiB });
+    await cluster.controllerPublish(volume.volume_id, 'node01', cap);
+    await cluster.stage('node01', volume.volume_id, 'remap', cap);
+    const before = (await stat(await cluster.device('node01', volume.volume_id), { bigint: true })).rdev;
+    // Unmapped and mapped again while staged (the other volume takes the freed device number in between).
+    await cluster.controllerUnpublish(volume.volume_id, 'node01');
+    await cluster.controllerPublish(other.volume_id, 'node01', cap);
+    await cluster.controllerPublish(volume.volume_id, 'node01', cap);
+    const after = (await stat(await cluster.device('node01', volume.volume_id), { bigint: true })).rdev;
+    expect(after).not.toBe(before);
+
+    const refused = await grpcError(cluster.publish('node01', volume.volume_id, 'remap', cap));
+    expect(refused.code).toBe(status.FAILED_PRECONDITION);
+    expect(refused.details).toContain(`it is device ${majorMinorOf(after)} now: NodeStageVolume first`);
+    expect(await mountCount(cluster.targetPath('node01', 'remap'))).toBe(0);
+
+    // Staged again on the new device: published, and taken down through CSI with nothing left.
+    await cluster.stage('node01', volume.volume_id, 'remap', cap);
+    const target = await cluster.publish('node01', volume.volume_id, 'remap', cap);
+    expect((await stat(target, { bigint: true })).rdev).toBe(after);
+    await cluster.controllerUnpublish(other.volume_id, 'node01');
+    await cluster.detach('node01', volume.volume_id, 'remap');
+    expect(await mountCount(target)).toBe(0);
   });
 
   // A pod's readOnly on a read-write PV: Kubernetes publishes read-only on the node and writable at the controller. A
