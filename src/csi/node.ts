@@ -64,7 +64,16 @@ export class NodeInfoService implements ServiceImpl<NodeHandlers> {
   }
 }
 
-/** The Node service: validate, take the volume's in-flight key, delegate to NodeVolumes, answer. */
+/**
+ * The in-flight key of a node path: two calls for different volumes never work on one path at once (each would find
+ * it empty and mount there: a stack of two volumes). Kubernetes never shares a path between volumes; a caller that
+ * does waits its turn and then gets the answer for what it finds.
+ */
+function pathKey(p: string): string {
+  return `path:${p}`;
+}
+
+/** The Node service: validate, take the volume's and its paths' in-flight keys, delegate to NodeVolumes, answer. */
 export class NodeService extends NodeInfoService {
   constructor(
     options: NodeOptions,
@@ -94,7 +103,7 @@ export class NodeService extends NodeInfoService {
     checkVolumeContext(req.volume_context, capability.fsType);
     const fsType = parseFsType(capability.fsType || req.volume_context[CONTEXT_FS_TYPE] || undefined);
     checkCapabilityFlags(capability, 'volume_capability', backend, fsType);
-    await ctx.lock(volumeId);
+    await ctx.lock(volumeId, pathKey(stagingPath));
     await this.volumes.stage(
       { volumeId, source: backend.nodeSource(localId), stagingPath, capability, fsType, mkfsOptions: req.volume_context[CONTEXT_MKFS_OPTIONS] },
       op(ctx),
@@ -105,7 +114,7 @@ export class NodeService extends NodeInfoService {
   async NodeUnstageVolume(req: NodeUnstageVolumeRequest__Output, ctx: CallContext): Promise<NodeUnstageVolumeResponse> {
     const volumeId = requireField(req.volume_id, 'volume_id');
     const stagingPath = await this.callerPath(req.staging_target_path, 'staging_target_path', ctx);
-    await ctx.lock(volumeId);
+    await ctx.lock(volumeId, pathKey(stagingPath));
     await this.volumes.unstage(volumeId, stagingPath, this.sourceIfKnown(volumeId), op(ctx));
     return {};
   }
@@ -117,7 +126,7 @@ export class NodeService extends NodeInfoService {
     const capability = toCapability(req.volume_capability);
     const { backend, localId } = this.resolve(volumeId);
     checkCapabilityFlags(capability, 'volume_capability', backend, req.volume_context[CONTEXT_FS_TYPE]);
-    await ctx.lock(volumeId);
+    await ctx.lock(volumeId, pathKey(targetPath), pathKey(stagingPath));
     await this.volumes.publish(
       { volumeId, source: backend.nodeSource(localId), stagingPath, targetPath, capability, readOnly: req.readonly },
       op(ctx),
@@ -128,7 +137,7 @@ export class NodeService extends NodeInfoService {
   async NodeUnpublishVolume(req: NodeUnpublishVolumeRequest__Output, ctx: CallContext): Promise<NodeUnpublishVolumeResponse> {
     const volumeId = requireField(req.volume_id, 'volume_id');
     const targetPath = await this.callerPath(req.target_path, 'target_path', ctx);
-    await ctx.lock(volumeId);
+    await ctx.lock(volumeId, pathKey(targetPath));
     await this.volumes.unpublish(volumeId, targetPath, this.sourceIfKnown(volumeId), op(ctx));
     return {};
   }
@@ -161,7 +170,7 @@ export class NodeService extends NodeInfoService {
     const { backend, localId } = this.resolve(volumeId);
     if (req.volume_capability) toCapability(req.volume_capability);
     const volumePath = await this.volumePath(requested, ctx);
-    await ctx.lock(volumeId);
+    await ctx.lock(volumeId, pathKey(volumePath));
     const bytes = await this.volumes.expand(volumeId, volumePath, backend.nodeSource(localId), op(ctx));
     return { capacity_bytes: bytes.toString() };
   }
