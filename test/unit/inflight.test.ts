@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { InflightKeys } from '../../src/server/inflight.js';
 import { DomainError } from '../../src/errors.js';
 
@@ -30,6 +31,32 @@ describe('InflightKeys', () => {
     expect(keys.isHeld('vol-1')).toBe(true);
     release();
     expect(keys.isHeld('vol-1')).toBe(false);
+  });
+
+  it('gives up a tenth of the time left (at most 1 s) before the deadline, so the answer arrives before it', async () => {
+    const keys = new InflightKeys();
+    const release = await keys.acquire(['vol-1'], soon(60_000));
+    const started = Date.now();
+    await expect(keys.acquire(['vol-1'], soon(500))).rejects.toMatchObject({ kind: 'aborted' });
+    const waited = Date.now() - started;
+    expect(waited).toBeGreaterThanOrEqual(440);
+    expect(waited).toBeLessThan(500);
+    // A long deadline keeps at most 1 s in hand (fake clock: 20 s left, the answer at 19 s).
+    jest.useFakeTimers();
+    try {
+      let answer: unknown;
+      void keys.acquire(['vol-1'], soon(20_000)).then(
+        () => (answer = 'acquired'),
+        (err: unknown) => (answer = err),
+      );
+      await jest.advanceTimersByTimeAsync(18_900);
+      expect(answer).toBeUndefined();
+      await jest.advanceTimersByTimeAsync(200);
+      expect(answer).toMatchObject({ kind: 'aborted' });
+    } finally {
+      jest.useRealTimers();
+    }
+    release();
   });
 
   it('answers aborted at once when the deadline has already passed', async () => {
