@@ -1,7 +1,6 @@
-import { lstat, open, opendir, statfs } from 'node:fs/promises';
+import { lstat, open, opendir, readFile, statfs } from 'node:fs/promises';
 import { DomainError, errorMessage } from '../errors.js';
 import { errnoCode, requireAbsolutePath, throwIfAborted, type NodeCallOptions } from './common.js';
-import { deviceSize } from './filesystem.js';
 import { findMount, isReadOnlyEntry } from './mount-table.js';
 
 /** What NodeGetVolumeStats reports: bytes and inodes of a mounted volume, or the size of a raw block volume. */
@@ -42,9 +41,24 @@ export interface BlockDeviceStats {
   totalBytes: bigint;
 }
 
-/** Raw block volumes have no filesystem to ask: their size is all there is. */
-export async function blockDeviceStats(device: string, options: NodeCallOptions = {}): Promise<BlockDeviceStats> {
-  return { totalBytes: await deviceSize(device, options) };
+/**
+ * Raw block volumes have no filesystem to ask: their size is all there is, read from sysfs by the device number
+ * (`major:minor`, from a stat of the published path) rather than by opening the path: a target taken down meanwhile
+ * by an unpublish cannot turn a stats call into a failed command. A device that is gone is `not-found`.
+ */
+export async function blockDeviceStats(deviceNumber: string): Promise<BlockDeviceStats> {
+  if (!/^\d+:\d+$/.test(deviceNumber)) throw new DomainError('internal', `"${deviceNumber}" is not a device number`);
+  let text: string;
+  try {
+    text = await readFile(`/sys/dev/block/${deviceNumber}/size`, 'utf8');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') throw new DomainError('not-found', `block device ${deviceNumber} is gone`, { cause: err });
+    throw new DomainError('internal', `size of block device ${deviceNumber}: ${errorMessage(err)}`, { cause: err });
+  }
+  // sysfs counts 512-byte sectors whatever the device's own block size.
+  const sectors = text.trim();
+  if (!/^\d+$/.test(sectors)) throw new DomainError('internal', `sysfs size of block device ${deviceNumber} is "${sectors}"`);
+  return { totalBytes: BigInt(sectors) * 512n };
 }
 
 export interface VolumeCondition {
