@@ -274,7 +274,9 @@ export class NodeVolumes {
       }
     }
     await removeTarget(targetPath, { logger: ctx.log, signal: ctx.signal });
-    if (record?.targets.includes(targetPath)) await this.store.put({ ...record, targets: record.targets.filter((t) => t !== targetPath) });
+    // Not fsynced: a crash that undoes it leaves a record naming a target that is no longer mounted, which every later
+    // step (unstage, the stale sweep) already finds empty. (A record written before a mount is fsynced: see remember.)
+    if (record?.targets.includes(targetPath)) await this.store.put({ ...record, targets: record.targets.filter((t) => t !== targetPath) }, { durable: false });
   }
 
   /**

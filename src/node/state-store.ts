@@ -50,8 +50,9 @@ export class NodeStateStore {
     return this.read(this.file(volumeId));
   }
 
-  async put(record: StagedVolume): Promise<void> {
-    await writeFileAtomic(this.file(record.volumeId), stateJson(record));
+  /** `durable: false` for a change a crash may undo (see writeFileAtomic): one that only forgets something. */
+  async put(record: StagedVolume, options: { durable?: boolean } = {}): Promise<void> {
+    await writeFileAtomic(this.file(record.volumeId), stateJson(record), 0o600, options);
   }
 
   async remove(volumeId: string): Promise<void> {

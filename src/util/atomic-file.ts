@@ -5,8 +5,11 @@ import path from 'node:path';
 /**
  * Replaces `file` with `text` so that a crash at any moment leaves either the old content or the new, never a
  * mixture: write a temporary file, fsync it, rename it over, fsync the directory (the rename lives there).
+ * `durable: false` leaves out both fsyncs: still old-or-new after a crash, but possibly the old, for a change whose
+ * loss a restart survives (each fsync costs milliseconds on a busy disk).
  */
-export async function writeFileAtomic(file: string, text: string, mode = 0o600): Promise<void> {
+export async function writeFileAtomic(file: string, text: string, mode = 0o600, options: { durable?: boolean } = {}): Promise<void> {
+  const durable = options.durable ?? true;
   const dir = path.dirname(file);
   await mkdir(dir, { recursive: true });
   // Unique per writer: two processes (or two hosts sharing an export) may write the same file at once.
@@ -14,7 +17,7 @@ export async function writeFileAtomic(file: string, text: string, mode = 0o600):
   const handle = await open(temp, 'wx', mode);
   try {
     await handle.writeFile(text, 'utf8');
-    await handle.sync();
+    if (durable) await handle.sync();
   } finally {
     await handle.close();
   }
@@ -24,6 +27,7 @@ export async function writeFileAtomic(file: string, text: string, mode = 0o600):
     await rm(temp, { force: true });
     throw err;
   }
+  if (!durable) return;
   const dirHandle = await open(dir, 'r');
   try {
     await dirHandle.sync();

@@ -21,6 +21,14 @@ describe('writeFileAtomic', () => {
     expect((await stat(file)).mode & 0o777).toBe(0o600);
   });
 
+  it('writes the same whole file when asked not to wait for the disk', async () => {
+    const file = path.join(dir, 'quick.json');
+    await writeFileAtomic(file, 'first\n');
+    await writeFileAtomic(file, 'second\n', 0o600, { durable: false });
+    expect(await readFile(file, 'utf8')).toBe('second\n');
+    expect(await readdir(dir)).toEqual(['quick.json']);
+  });
+
   it('takes a mode', async () => {
     await writeFileAtomic(path.join(dir, 'a'), 'x', 0o640);
     expect((await stat(path.join(dir, 'a'))).mode & 0o777).toBe(0o640);
