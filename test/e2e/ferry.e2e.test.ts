@@ -40,7 +40,7 @@ async function get<T>(kind: string, name: string, namespace = NS): Promise<T | u
 interface PodJson {
   metadata: { name: string; deletionTimestamp?: string };
   spec: { nodeName?: string };
-  status: { phase?: string; containerStatuses?: { ready?: boolean }[] };
+  status: { phase?: string; containerStatuses?: { ready?: boolean; state?: { running?: { startedAt?: string } } }[] };
 }
 
 async function podPhase(name: string): Promise<string | undefined> {
@@ -581,6 +581,8 @@ describe('Ferry on a two-node cluster', () => {
     const recovered = new Map<string, number>();
     // The part Ferry and the sidecars control: the volume attached to the survivor (its VolumeAttachment attached).
     const attached = new Map<string, number>();
+    // Each replacement pod first seen bound to the survivor (the scheduler's part, after the failover's deletion).
+    const scheduled = new Map<string, number>();
     while (recovered.size < count && Date.now() - died < 120_000) {
       const [pods, attachments] = await Promise.all([
         podsLabelled('fleet=yes').catch(() => [] as PodJson[]),
@@ -593,6 +595,7 @@ describe('Ferry on a two-node cluster', () => {
         const pv = va.spec.source.persistentVolumeName ?? '';
         if (va.spec.nodeName === survivor && va.status?.attached === true && !attached.has(pv)) attached.set(pv, Date.now() - died);
       }
+      for (const p of pods) if (p.spec.nodeName === survivor && !scheduled.has(p.metadata.name)) scheduled.set(p.metadata.name, Date.now() - died);
       // Logs read side by side: one after another, 20 pods' reads would make the measurement itself slow.
       await Promise.all(
         pods
@@ -605,10 +608,18 @@ describe('Ferry on a two-node cluster', () => {
     }
     const times = [...recovered.values()];
     const attachTimes = [...attached.values()];
+    const scheduledTimes = [...scheduled.values()];
+    // The kubelet's own record of each container's start (whole seconds): what remains after it is the log read.
+    const startedTimes = (await podsLabelled('fleet=yes'))
+      .filter((p) => p.spec.nodeName === survivor)
+      .map((p) => Date.parse(p.status.containerStatuses?.[0]?.state?.running?.startedAt ?? '') - died)
+      .filter((t) => Number.isFinite(t));
     report(
       `failover of ${count} pods, every controller leader (failover controller, csi-attacher, csi-provisioner) on the dying node: ` +
         `${recovered.size} of ${count} Running on ${survivor} with their data; first ${seconds(Math.min(...times))}, p50 ${seconds(percentileOf(times, 50))}, max ${seconds(Math.max(...times))}` +
-        `; volumes attached to ${survivor} (${attachTimes.length} of ${count}): p50 ${seconds(percentileOf(attachTimes, 50))}, max ${seconds(Math.max(...attachTimes))}; ${kubeletStatus}`,
+        `; pods on ${survivor} (${scheduledTimes.length}): p50 ${seconds(percentileOf(scheduledTimes, 50))}, max ${seconds(Math.max(...scheduledTimes))}` +
+        `; volumes attached to ${survivor} (${attachTimes.length} of ${count}): p50 ${seconds(percentileOf(attachTimes, 50))}, max ${seconds(Math.max(...attachTimes))}` +
+        `; containers started (${startedTimes.length}, 1 s resolution): p50 ${seconds(percentileOf(startedTimes, 50))}, max ${seconds(Math.max(...startedTimes))}; ${kubeletStatus}`,
     );
     expect(recovered.size).toBe(count);
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import type { Backend, Capability } from '../../../src/backends/backend.js';
+import type { Backend, Capability, NodeFencing } from '../../../src/backends/backend.js';
 import { createBackends } from '../../../src/backends/factory.js';
 import { parseConfig } from '../../../src/config/load.js';
 import { FailoverController, FENCED_AT_ANNOTATION, type FailoverRole } from '../../../src/failover/failover-controller.js';
@@ -48,10 +48,10 @@ function heartbeat(
   return hb;
 }
 
-function controller(mode: 'on' | 'dry-run', actions: string[]): FailoverController {
-  const fencing = backend.nodeFencing;
+/** A failover controller on the pool (or `fencing` in its place), leading unless `role` says otherwise. */
+function controller(mode: 'on' | 'dry-run', actions: string[], role: () => FailoverRole = () => 'lead', fencing: NodeFencing | undefined = backend.nodeFencing): FailoverController {
   if (!fencing) throw new Error('the PowerFlex backend fences nodes');
-  const c = new FailoverController(kube, [{ backend: 'pool', fencing }], () => 'lead', { mode, driverName: DRIVER, namespace: NAMESPACE, intervalMs: 300, storageTimeoutMs: 20_000 }, log, {
+  const c = new FailoverController(kube, [{ backend: 'pool', fencing }], role, { mode, driverName: DRIVER, namespace: NAMESPACE, intervalMs: 300, storageTimeoutMs: 20_000 }, log, {
     // node1 is the node under test; the others (node3 has no SDC, so it is never fenced) would only add noise.
     failoverAction: (action, node) => node === 'node1' && actions.push(action),
   });
@@ -255,10 +255,7 @@ describe('failover controller', () => {
     };
     let role: FailoverRole = 'standby';
     const actions: string[] = [];
-    const c = new FailoverController(kube, [{ backend: 'pool', fencing: spy }], () => role, { mode: 'on', driverName: DRIVER, namespace: NAMESPACE, intervalMs: 300, storageTimeoutMs: 20_000 }, log, {
-      failoverAction: (action, node) => node === 'node1' && actions.push(action),
-    });
-    stoppers.push(() => c.stop());
+    const c = controller('on', actions, () => role, spy);
 
     // A standby under a live leader never reads the volumes' counters (it would split the leader's window).
     await c.reconcile();
@@ -285,17 +282,12 @@ describe('failover controller', () => {
   });
 
   test('a standby\'s confirmation is not carried into the lead once the node shows I/O or its client is back', async () => {
-    const real = backend.nodeFencing;
-    if (!real) throw new Error('the PowerFlex backend fences nodes');
     const volumeId = await newVolumeOn(G1, 'pvc-standby-back');
     await expireHeartbeat('node1', G1);
     await setSdc(G1, 'Disconnected');
     let role: FailoverRole = 'prepare';
     const actions: string[] = [];
-    const c = new FailoverController(kube, [{ backend: 'pool', fencing: real }], () => role, { mode: 'on', driverName: DRIVER, namespace: NAMESPACE, intervalMs: 300, storageTimeoutMs: 20_000 }, log, {
-      failoverAction: (action, node) => node === 'node1' && actions.push(action),
-    });
-    stoppers.push(() => c.stop());
+    const c = controller('on', actions, () => role);
     await c.reconcile();
     // The MDM sees the client again before the standby leads: the continued look refuses, nothing is fenced.
     await setSdc(G1, 'Connected');
