@@ -42,7 +42,7 @@ export interface Fencer {
  */
 export type FailoverRole = 'lead' | 'prepare' | 'standby';
 
-/** A standby's confirmation of a node, kept until it leads: what it saw, and when. */
+/** A confirmation of a node gathered ahead of acting (by a standby, or of a late heartbeat): what it saw, and when. */
 interface Prepared {
   at: number;
   nodeId: string;
@@ -62,7 +62,7 @@ export class FailoverController {
   private loop: Promise<void> | undefined;
   /** What was last said about each node, so a waiting node is reported once, not every round. */
   private readonly lastReport = new Map<string, string>();
-  /** Nodes this replica confirmed dead while preparing to lead (see FailoverRole). */
+  /** Nodes confirmed dead on the storage side ahead of acting: while standing by (FailoverRole), or while late. */
   private readonly prepared = new Map<string, Prepared>();
 
   constructor(
@@ -114,12 +114,13 @@ export class FailoverController {
   }
 
   /**
-   * A standby about to lead: a suspect node's storage confirmation, gathered and kept (never acted on, never an
-   * Event), so the first round as leader need not wait a confirmation window of its own.
+   * A node's storage confirmation gathered and kept, never acted on and never an Event: by a standby about to lead (of
+   * a suspect node), or by the leader of a node whose heartbeat is late. The round that acts on the node then need not
+   * wait a confirmation window of its own.
    */
   private async prepareNode(node: NodeView, nodeId: string, heartbeat: Heartbeat | undefined): Promise<void> {
     const plan = planNode(this.signals(node, heartbeat));
-    if (plan.action !== 'check-storage') {
+    if (plan.action !== 'check-storage' && !(plan.action === 'none' && heartbeat?.late === true)) {
       this.prepared.delete(node.name);
       return;
     }
@@ -128,11 +129,11 @@ export class FailoverController {
       this.prepared.delete(node.name);
       return;
     }
+    if (!this.prepared.has(node.name)) this.log.info({ node: node.name, nodeId }, 'failover: the storage side confirms the node dead ahead of acting on it');
     this.prepared.set(node.name, { at: Date.now(), nodeId, reasons: decision.reasons });
-    this.log.info({ node: node.name, nodeId }, 'failover (standby): the storage side confirms the node dead; fencing it falls to the next leader');
   }
 
-  /** A standby's confirmation still fresh enough to continue: taken within the last three rounds (at least 3 s). */
+  /** A confirmation gathered ahead, still fresh enough to continue: taken within the last three rounds (at least 3 s). */
   private takePrepared(nodeName: string, nodeId: string): Prepared | undefined {
     const prepared = this.prepared.get(nodeName);
     this.prepared.delete(nodeName);
@@ -155,6 +156,9 @@ export class FailoverController {
     switch (plan.action) {
       case 'none':
         this.lastReport.delete(node.name);
+        // A late heartbeat: the storage side is asked now, so that the round in which it expires can act at once.
+        if (heartbeat?.late) await this.prepareNode(node, nodeId, heartbeat);
+        else this.prepared.delete(node.name);
         return;
       case 'keep-fenced':
         this.reportOnce(node.name, `fenced, waiting for ${plan.waitingFor.join(', ')}`);
@@ -171,12 +175,12 @@ export class FailoverController {
   }
 
   private async checkAndFence(node: NodeView, nodeId: string, suspicion: string[]): Promise<void> {
-    // Confirmed while standing by moments ago: the connection is looked at again and the I/O since that look counted,
-    // with no new window (the standby's and this one join without a gap).
+    // Confirmed moments ago (while standing by, or while its heartbeat was late): the connection is looked at again and
+    // the I/O since that look counted, with no new window (that confirmation's and this one join without a gap).
     const prepared = this.takePrepared(node.name, nodeId);
     const views = await Promise.all(this.fencers.map((f) => this.observe(f, nodeId, prepared !== undefined)));
     const decision = decideFence(views);
-    if (prepared && decision.fence) decision.reasons.push(`confirmed while standing by ${Date.now() - prepared.at} ms before taking the lead`);
+    if (prepared && decision.fence) decision.reasons.push(`confirmed ${Date.now() - prepared.at} ms before, ahead of acting`);
     if (!decision.fence) {
       const said = `suspect (${suspicion.join(', ')}) but not fenced: ${decision.missing.join('; ')}`;
       if (this.reportOnce(node.name, said)) {

@@ -59,6 +59,21 @@ function controller(mode: 'on' | 'dry-run', actions: string[], role: () => Failo
   return c;
 }
 
+/** The pool's fencing, noting every look at node1's storage by whether it continued an earlier confirmation. */
+function countingLooks(): { fencing: NodeFencing; looks: boolean[] } {
+  const real = backend.nodeFencing;
+  if (!real) throw new Error('the PowerFlex backend fences nodes');
+  const looks: boolean[] = [];
+  const fencing: NodeFencing = {
+    observeNode: (nodeId, ctx, options) => {
+      if (nodeId === G1) looks.push(options?.continuing === true);
+      return real.observeNode(nodeId, ctx, options);
+    },
+    fenceNode: (nodeId, ctx) => real.fenceNode(nodeId, ctx),
+  };
+  return { fencing, looks };
+}
+
 /** A node whose plugin beat once and then stopped, and whose heartbeat has run out. */
 async function expireHeartbeat(nodeName: string, nodeId: string): Promise<void> {
   const hb = heartbeat(nodeName, nodeId, { clean: true, cleanAt: new Date() });
@@ -239,20 +254,10 @@ describe('failover controller', () => {
   });
 
   test('a standby whose leader went silent confirms a dead node without acting; once it leads it fences at once, with no window of its own', async () => {
-    const real = backend.nodeFencing;
-    if (!real) throw new Error('the PowerFlex backend fences nodes');
     const volumeId = await newVolumeOn(G1, 'pvc-standby');
     await expireHeartbeat('node1', G1);
     await setSdc(G1, 'Disconnected');
-    // Every look at node1's storage, by whether it continued an earlier confirmation.
-    const looks: boolean[] = [];
-    const spy = {
-      observeNode: (nodeId: string, ctx: Parameters<typeof real.observeNode>[1], options?: Parameters<typeof real.observeNode>[2]) => {
-        if (nodeId === G1) looks.push(options?.continuing === true);
-        return real.observeNode(nodeId, ctx, options);
-      },
-      fenceNode: (nodeId: string, ctx: Parameters<typeof real.fenceNode>[1]) => real.fenceNode(nodeId, ctx),
-    };
+    const { fencing: spy, looks } = countingLooks();
     let role: FailoverRole = 'standby';
     const actions: string[] = [];
     const c = controller('on', actions, () => role, spy);
@@ -274,9 +279,37 @@ describe('failover controller', () => {
     expect(actions).toEqual(expect.arrayContaining(['fenced']));
     expect(await fixture.taints('node1')).toEqual(['node.kubernetes.io/out-of-service=nodeshutdown:NoExecute']);
     expect(await mappedTo(volumeId)).toEqual([]);
-    expect((await fixture.events('Node', 'node1')).some((e) => /^NodeFenced: .*confirmed while standing by \d+ ms before taking the lead/.test(e))).toBe(true);
+    expect((await fixture.events('Node', 'node1')).some((e) => /^NodeFenced: .*confirmed \d+ ms before, ahead of acting/.test(e))).toBe(true);
 
     // Back as it was for the tests after this one.
+    await setSdc(G1, 'Connected');
+    await kube.updateNodeMarks('node1', (n) => ({ taints: n.taints.filter((t) => t.key !== 'node.kubernetes.io/out-of-service'), annotations: { [FENCED_AT_ANNOTATION]: null } }));
+  });
+
+  test('the leader confirms a node whose heartbeat is late ahead, and fences it in the round its heartbeat expires, with no window then', async () => {
+    const volumeId = await newVolumeOn(G1, 'pvc-late');
+    const { fencing: spy, looks } = countingLooks();
+    const actions: string[] = [];
+    const c = controller('on', actions, () => 'lead', spy);
+    // The plugin beats (every 300 ms, lasting 2 s) and dies; the MDM loses the SDC.
+    const hb = heartbeat('node1', G1, { clean: true, cleanAt: new Date() });
+    await hb.start();
+    await hb.stop({ deleteLease: false });
+    const died = Date.now();
+    await setSdc(G1, 'Disconnected');
+    // Late (over 1 s), not expired: confirmed over a full window, nothing done.
+    await new Promise((r) => setTimeout(r, 1_200));
+    await c.reconcile();
+    expect(looks).toEqual([false]);
+    expect(actions).toEqual([]);
+    expect(await mappedTo(volumeId)).toEqual([G1]);
+    // Expired: fenced in that round, continuing the confirmation.
+    await new Promise((r) => setTimeout(r, Math.max(0, died + 2_300 - Date.now())));
+    await c.reconcile();
+    expect(looks).toEqual([false, true]);
+    expect(actions).toEqual(expect.arrayContaining(['fenced']));
+    expect(await mappedTo(volumeId)).toEqual([]);
+
     await setSdc(G1, 'Connected');
     await kube.updateNodeMarks('node1', (n) => ({ taints: n.taints.filter((t) => t.key !== 'node.kubernetes.io/out-of-service'), annotations: { [FENCED_AT_ANNOTATION]: null } }));
   });
