@@ -85,10 +85,9 @@ async function podsLabelled(selector: string): Promise<PodJson[]> {
   return (await ferry.cluster.kubectl.getJson<{ items: PodJson[] }>(['pods', '-n', NS, '-l', selector])).items;
 }
 
-/** ABORTED answers of the CSI controller so far (its `ferry` containers' logs: one "failed" line per refused call). */
-/** Every line the controller replicas' driver containers have logged so far. */
-async function controllerLogLines(): Promise<string[]> {
-  const pods = (await ferry.cluster.kubectl.getJson<{ items: { metadata: { name: string } }[] }>(['pods', '-n', NAMESPACE, '-l', 'app.kubernetes.io/component=controller'])).items;
+/** Every line the driver containers of one component (controller, failover) have logged so far, on live nodes. */
+async function controllerLogLines(component: 'controller' | 'failover' = 'controller'): Promise<string[]> {
+  const pods = (await ferry.cluster.kubectl.getJson<{ items: { metadata: { name: string } }[] }>(['pods', '-n', NAMESPACE, '-l', `app.kubernetes.io/component=${component}`])).items;
   const lines: string[] = [];
   for (const p of pods) {
     const out = (await ferry.cluster.kubectl.run(['logs', '-n', NAMESPACE, p.metadata.name, '-c', 'ferry', '--tail=-1'], { timeoutMs: 60_000 }).catch(() => ({ stdout: '' }))).stdout;
@@ -97,6 +96,22 @@ async function controllerLogLines(): Promise<string[]> {
   return lines;
 }
 
+/** When (epoch ms) the failover controller logged fencing `node` after `since`; undefined if it has not. */
+async function fencedAt(node: string, since: number): Promise<number | undefined> {
+  for (const line of await controllerLogLines('failover')) {
+    if (!line.includes('failover: node fenced on the storage side')) continue;
+    try {
+      const entry = JSON.parse(line) as { time?: string; node?: string };
+      const time = Date.parse(entry.time ?? '');
+      if (entry.node === node && time >= since) return time;
+    } catch {
+      continue;
+    }
+  }
+  return undefined;
+}
+
+/** ABORTED answers of the CSI controller so far (its `ferry` containers' logs: one "failed" line per refused call). */
 async function controllerAborts(): Promise<number> {
   return (await controllerLogLines()).filter((line) => line.includes('"code":"ABORTED"')).length;
 }
@@ -505,19 +520,30 @@ describe('Ferry on a two-node cluster', () => {
       await ferry.setSdcState(victim, 'Disconnected');
       const limitMs = mode === 'on' ? 60_000 : 180_000;
       let recoveredAt: number | undefined;
+      let scheduledAt: number | undefined;
       while (Date.now() - died < limitMs) {
         const p = await get<PodJson>('pod', podName).catch(() => undefined);
+        if (scheduledAt === undefined && p?.spec.nodeName && p.spec.nodeName !== victim) scheduledAt = Date.now();
         if (p && p.spec.nodeName && p.spec.nodeName !== victim && p.status.phase === 'Running' && !p.metadata.deletionTimestamp) {
           if ((await logs(podName).catch(() => '')).includes(`found ${data}`)) {
             recoveredAt = Date.now();
             break;
           }
         }
-        await new Promise((r) => setTimeout(r, 1_000));
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      // Where the time went: fenced (the failover controller's log), the replacement bound to a node (this loop's
+      // look, every 0.5 s), its container started (the kubelet's record, whole seconds).
+      let steps = '';
+      if (recoveredAt !== undefined) {
+        const fenced = await fencedAt(victim, died);
+        const started = Date.parse((await get<PodJson>('pod', podName))?.status.containerStatuses?.[0]?.state?.running?.startedAt ?? '');
+        const at = (t: number | undefined): string => (t === undefined || Number.isNaN(t) ? '-' : seconds(t - died));
+        steps = ` (fenced ${at(fenced)}, replacement on its node ${at(scheduledAt)}, container started ${at(started)})`;
       }
       report(
         recoveredAt !== undefined
-          ? `failover ${mode}: ${victim} killed → ${podName} Running on the other node with its data after ${seconds(recoveredAt - died)}${where}; ${kubeletStatus}`
+          ? `failover ${mode}: ${victim} killed → ${podName} Running on the other node with its data after ${seconds(recoveredAt - died)}${steps}${where}; ${kubeletStatus}`
           : `failover ${mode}: ${victim} killed → ${podName} NOT running elsewhere after ${seconds(limitMs)} (the pod stays on the dead node)`,
       );
       if (mode === 'on') expect(recoveredAt).toBeDefined();
@@ -608,6 +634,7 @@ describe('Ferry on a two-node cluster', () => {
     }
     const times = [...recovered.values()];
     const attachTimes = [...attached.values()];
+    const fenced = await fencedAt(victim, died);
     const scheduledTimes = [...scheduled.values()];
     // The kubelet's own record of each container's start (whole seconds): what remains after it is the log read.
     const startedTimes = (await podsLabelled('fleet=yes'))
@@ -617,6 +644,7 @@ describe('Ferry on a two-node cluster', () => {
     report(
       `failover of ${count} pods, every controller leader (failover controller, csi-attacher, csi-provisioner) on the dying node: ` +
         `${recovered.size} of ${count} Running on ${survivor} with their data; first ${seconds(Math.min(...times))}, p50 ${seconds(percentileOf(times, 50))}, max ${seconds(Math.max(...times))}` +
+        `; fenced ${fenced === undefined ? '-' : seconds(fenced - died)}` +
         `; pods on ${survivor} (${scheduledTimes.length}): p50 ${seconds(percentileOf(scheduledTimes, 50))}, max ${seconds(Math.max(...scheduledTimes))}` +
         `; volumes attached to ${survivor} (${attachTimes.length} of ${count}): p50 ${seconds(percentileOf(attachTimes, 50))}, max ${seconds(Math.max(...attachTimes))}` +
         `; containers started (${startedTimes.length}, 1 s resolution): p50 ${seconds(percentileOf(startedTimes, 50))}, max ${seconds(Math.max(...startedTimes))}; ${kubeletStatus}`,
