@@ -96,6 +96,29 @@ async function controllerLogLines(component: 'controller' | 'failover' = 'contro
   return lines;
 }
 
+/** The node plugin's answered calls of one method on `node` since `since` (epoch ms): when each was answered, and its ms. */
+async function nodeCallTimes(node: string, method: string, since: number): Promise<{ answered: number[]; ms: number[] }> {
+  const pods = (await ferry.cluster.kubectl.getJson<{ items: { metadata: { name: string }; spec: { nodeName?: string } }[] }>(['pods', '-n', NAMESPACE, '-l', 'app.kubernetes.io/component=node'])).items;
+  const answered: number[] = [];
+  const ms: number[] = [];
+  for (const p of pods.filter((x) => x.spec.nodeName === node)) {
+    const out = (await ferry.cluster.kubectl.run(['logs', '-n', NAMESPACE, p.metadata.name, '-c', 'ferry', '--tail=-1'], { timeoutMs: 60_000 }).catch(() => ({ stdout: '' }))).stdout;
+    for (const line of out.split('\n')) {
+      if (!line.includes(`"method":"${method}"`) || !line.includes('"msg":"ok"')) continue;
+      try {
+        const entry = JSON.parse(line) as { time?: string; ms?: number };
+        const time = Date.parse(entry.time ?? '');
+        if (time < since) continue;
+        answered.push(time);
+        if (entry.ms !== undefined) ms.push(entry.ms);
+      } catch {
+        continue;
+      }
+    }
+  }
+  return { answered, ms };
+}
+
 /** When (epoch ms) the failover controller logged fencing `node` after `since`; undefined if it has not. */
 async function fencedAt(node: string, since: number): Promise<number | undefined> {
   for (const line of await controllerLogLines('failover')) {
@@ -635,6 +658,9 @@ describe('Ferry on a two-node cluster', () => {
     const times = [...recovered.values()];
     const attachTimes = [...attached.values()];
     const fenced = await fencedAt(victim, died);
+    const [stages, publishes] = await Promise.all([nodeCallTimes(survivor, 'NodeStageVolume', died), nodeCallTimes(survivor, 'NodePublishVolume', died)]);
+    const calls = (name: string, c: { answered: number[]; ms: number[] }): string =>
+      c.answered.length === 0 ? `${name} none` : `${name} ${c.answered.length} (each p50 ${percentileOf(c.ms, 50)} ms, max ${Math.max(...c.ms)} ms; last answered ${seconds(Math.max(...c.answered) - died)})`;
     const scheduledTimes = [...scheduled.values()];
     // The kubelet's own record of each container's start (whole seconds): what remains after it is the log read.
     const startedTimes = (await podsLabelled('fleet=yes'))
@@ -647,6 +673,7 @@ describe('Ferry on a two-node cluster', () => {
         `; fenced ${fenced === undefined ? '-' : seconds(fenced - died)}` +
         `; pods on ${survivor} (${scheduledTimes.length}): p50 ${seconds(percentileOf(scheduledTimes, 50))}, max ${seconds(Math.max(...scheduledTimes))}` +
         `; volumes attached to ${survivor} (${attachTimes.length} of ${count}): p50 ${seconds(percentileOf(attachTimes, 50))}, max ${seconds(Math.max(...attachTimes))}` +
+        `; ${calls('NodeStage', stages)}, ${calls('NodePublish', publishes)}` +
         `; containers started (${startedTimes.length}, 1 s resolution): p50 ${seconds(percentileOf(startedTimes, 50))}, max ${seconds(Math.max(...startedTimes))}; ${kubeletStatus}`,
     );
     expect(recovered.size).toBe(count);
