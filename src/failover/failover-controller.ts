@@ -45,6 +45,8 @@ export type FailoverRole = 'lead' | 'prepare' | 'standby';
 /** A confirmation of a node gathered ahead of acting (by a standby, or of a late heartbeat): what it saw, and when. */
 interface Prepared {
   at: number;
+  /** How long gathering it took (about the confirmation window): a standby gathers one per round, this far apart. */
+  tookMs: number;
   nodeId: string;
   reasons: string[];
 }
@@ -124,21 +126,26 @@ export class FailoverController {
       this.prepared.delete(node.name);
       return;
     }
+    const started = Date.now();
     const decision = decideFence(await Promise.all(this.fencers.map((f) => this.observe(f, nodeId, false))));
     if (!decision.fence) {
       this.prepared.delete(node.name);
       return;
     }
     if (!this.prepared.has(node.name)) this.log.info({ node: node.name, nodeId }, 'failover: the storage side confirms the node dead ahead of acting on it');
-    this.prepared.set(node.name, { at: Date.now(), nodeId, reasons: decision.reasons });
+    this.prepared.set(node.name, { at: Date.now(), tookMs: Date.now() - started, nodeId, reasons: decision.reasons });
   }
 
-  /** A confirmation gathered ahead, still fresh enough to continue: taken within the last three rounds (at least 3 s). */
+  /**
+   * A confirmation gathered ahead, still fresh enough to continue: no older than two rounds of gathering (each one
+   * confirmation window and one interval; at least 3 s), so the latest of a replica that gathers every round always is.
+   */
   private takePrepared(nodeName: string, nodeId: string): Prepared | undefined {
     const prepared = this.prepared.get(nodeName);
     this.prepared.delete(nodeName);
-    const maxAgeMs = Math.max(3 * this.options.intervalMs, 3_000);
-    return prepared !== undefined && prepared.nodeId === nodeId && Date.now() - prepared.at <= maxAgeMs ? prepared : undefined;
+    if (prepared === undefined || prepared.nodeId !== nodeId) return undefined;
+    const maxAgeMs = Math.max(3_000, 2 * (prepared.tookMs + this.options.intervalMs));
+    return Date.now() - prepared.at <= maxAgeMs ? prepared : undefined;
   }
 
   private signals(node: NodeView, heartbeat: Heartbeat | undefined): NodeSignals {
