@@ -1,4 +1,5 @@
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { readdir, readlink } from 'node:fs/promises';
 
 /**
  * What /proc says about processes: enough to tell one process from a later one that got the same pid (its start
@@ -76,33 +77,36 @@ export interface DeviceHolder {
   comm: string;
 }
 
+/** Processes whose fds are read at once by deviceHolders (each read goes through libuv's thread pool). */
+const HOLDER_SCAN_CONCURRENCY = 8;
+
 /**
  * The processes other than this one that hold `devicePath` (an absolute, resolved path such as /dev/loop3) open:
  * each /proc/<pid>/fd/* link names the file it has open. A process whose fds cannot be read (gone, or not ours to
- * read) is passed over.
+ * read) is passed over. Asynchronous: a host with thousands of open fds takes tens of milliseconds to scan, and the
+ * node plugin's other calls go on meanwhile (a synchronous scan held them all).
  */
-export function deviceHolders(devicePath: string): DeviceHolder[] {
+export async function deviceHolders(devicePath: string): Promise<DeviceHolder[]> {
+  const queue = pids().filter((pid) => pid !== process.pid);
   const holders: DeviceHolder[] = [];
-  for (const pid of pids()) {
-    if (pid === process.pid) continue;
+  const holds = async (pid: number): Promise<boolean> => {
     let fds: string[];
     try {
-      fds = readdirSync(`/proc/${pid}/fd`);
+      fds = await readdir(`/proc/${pid}/fd`);
     } catch {
-      continue;
+      return false;
     }
     for (const fd of fds) {
-      let target: string;
-      try {
-        target = readlinkSync(`/proc/${pid}/fd/${fd}`);
-      } catch {
-        continue;
-      }
-      if (target === devicePath) {
-        holders.push({ pid, comm: processInfo(pid)?.comm ?? '?' });
-        break;
-      }
+      const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => undefined);
+      if (target === devicePath) return true;
     }
-  }
-  return holders;
+    return false;
+  };
+  const worker = async (): Promise<void> => {
+    for (let pid = queue.shift(); pid !== undefined; pid = queue.shift()) {
+      if (await holds(pid)) holders.push({ pid, comm: processInfo(pid)?.comm ?? '?' });
+    }
+  };
+  await Promise.all(Array.from({ length: HOLDER_SCAN_CONCURRENCY }, worker));
+  return holders.sort((a, b) => a.pid - b.pid);
 }
