@@ -20,7 +20,7 @@ function describe(holders: readonly DeviceHolder[]): string {
 export async function waitUntilNoHolder(device: string, options: NodeCallOptions = {}): Promise<void> {
   const resolved = await realpath(device).catch(() => device);
   const deadline = Date.now() + (options.timeoutMs ?? HOLDER_WAIT_MS);
-  let holders = await deviceHolders(resolved);
+  let holders = deviceHolders(resolved);
   if (holders.length === 0) return;
   options.logger?.warn({ device: resolved, holders }, 'device is held open by another process; waiting for it to let go');
   while (holders.length > 0) {
@@ -29,6 +29,6 @@ export async function waitUntilNoHolder(device: string, options: NodeCallOptions
       throw new DomainError('aborted', `device ${resolved} is still in use by ${describe(holders)}; not touching it while it is (retry later)`);
     }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-    holders = await deviceHolders(resolved);
+    holders = deviceHolders(resolved);
   }
 }

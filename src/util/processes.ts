@@ -1,5 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
-import { readdir, readlink } from 'node:fs/promises';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 
 /**
  * What /proc says about processes: enough to tell one process from a later one that got the same pid (its start
@@ -77,36 +76,33 @@ export interface DeviceHolder {
   comm: string;
 }
 
-/** Processes whose fds are read at once by deviceHolders (each read goes through libuv's thread pool). */
-const HOLDER_SCAN_CONCURRENCY = 8;
-
 /**
  * The processes other than this one that hold `devicePath` (an absolute, resolved path such as /dev/loop3) open:
  * each /proc/<pid>/fd/* link names the file it has open. A process whose fds cannot be read (gone, or not ours to
- * read) is passed over. Asynchronous: a host with thousands of open fds takes tens of milliseconds to scan, and the
- * node plugin's other calls go on meanwhile (a synchronous scan held them all).
+ * read) is passed over.
  */
-export async function deviceHolders(devicePath: string): Promise<DeviceHolder[]> {
-  const queue = pids().filter((pid) => pid !== process.pid);
+export function deviceHolders(devicePath: string): DeviceHolder[] {
   const holders: DeviceHolder[] = [];
-  const holds = async (pid: number): Promise<boolean> => {
+  for (const pid of pids()) {
+    if (pid === process.pid) continue;
     let fds: string[];
     try {
-      fds = await readdir(`/proc/${pid}/fd`);
+      fds = readdirSync(`/proc/${pid}/fd`);
     } catch {
-      return false;
+      continue;
     }
     for (const fd of fds) {
-      const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => undefined);
-      if (target === devicePath) return true;
+      let target: string;
+      try {
+        target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        continue;
+      }
+      if (target === devicePath) {
+        holders.push({ pid, comm: processInfo(pid)?.comm ?? '?' });
+        break;
+      }
     }
-    return false;
-  };
-  const worker = async (): Promise<void> => {
-    for (let pid = queue.shift(); pid !== undefined; pid = queue.shift()) {
-      if (await holds(pid)) holders.push({ pid, comm: processInfo(pid)?.comm ?? '?' });
-    }
-  };
-  await Promise.all(Array.from({ length: HOLDER_SCAN_CONCURRENCY }, worker));
-  return holders.sort((a, b) => a.pid - b.pid);
+  }
+  return holders;
 }
