@@ -375,6 +375,11 @@ export class NodeVolumes {
         left.push(target);
       }
     }
+    // Read-only views of the earlier device that no target left binds go too (found by the fuzzer, seed 1325839503:
+    // a view left attached over a deleted volume once its target was taken down here).
+    if (known.deviceNumber !== undefined) {
+      for (const view of await viewsOf(known.deviceNumber)) await closeViewIfUnused(view, left, { signal: ctx.signal, logger: ctx.log });
+    }
     return left;
   }
 

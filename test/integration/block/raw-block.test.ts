@@ -5,6 +5,7 @@ import { call } from '../../helpers/csi-client.js';
 import type { BlockCluster } from '../../helpers/block-cluster.js';
 import { useBlockCluster, GiB, MiB, blockCapability, grpcError, mountCount, readAt, writeAt } from '../../helpers/block-cluster.js';
 import { majorMinorOf } from '../../../src/node/mount-table.js';
+import { viewsOf } from '../../../src/node/read-only-view.js';
 
 /**
  * Issue 4, must-show 4: a raw block volume published to a target file (the device node bound onto it). A pattern
@@ -75,6 +76,9 @@ describe('raw block volumes', () => {
     await cluster.controllerPublish(volume.volume_id, 'node01', cap);
     await cluster.stage('node01', volume.volume_id, 'remap', cap);
     const before = (await stat(await cluster.device('node01', volume.volume_id), { bigint: true })).rdev;
+    // A pod's read-only publish of it: a read-only view of the device is bound there.
+    const readOnlyTarget = await cluster.publish('node01', volume.volume_id, 'remap', cap, { pod: 'reader', readonly: true });
+    expect(await viewsOf(majorMinorOf(before))).toHaveLength(1);
     // Unmapped and mapped again while staged (the other volume takes the freed device number in between).
     await cluster.controllerUnpublish(volume.volume_id, 'node01');
     await cluster.controllerPublish(other.volume_id, 'node01', cap);
@@ -87,8 +91,11 @@ describe('raw block volumes', () => {
     expect(refused.details).toContain(`it is device ${majorMinorOf(after)} now: NodeStageVolume first`);
     expect(await mountCount(cluster.targetPath('node01', 'remap'))).toBe(0);
 
-    // Staged again on the new device: published, and taken down through CSI with nothing left.
+    // Staged again on the new device: the earlier mapping's publish comes off, its view detached with it (found by
+    // the fuzzer: a view left attached over a deleted volume); then published, and taken down with nothing left.
     await cluster.stage('node01', volume.volume_id, 'remap', cap);
+    expect(await mountCount(readOnlyTarget)).toBe(0);
+    expect(await viewsOf(majorMinorOf(before))).toEqual([]);
     const target = await cluster.publish('node01', volume.volume_id, 'remap', cap);
     expect((await stat(target, { bigint: true })).rdev).toBe(after);
     await cluster.controllerUnpublish(other.volume_id, 'node01');
