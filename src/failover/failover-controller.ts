@@ -42,6 +42,9 @@ export interface Fencer {
  */
 export type FailoverRole = 'lead' | 'prepare' | 'standby';
 
+/** How often, between rounds, a replica that does not lead looks whether it has just taken the lead. */
+const LEAD_CHECK_MS = 100;
+
 /** A confirmation of a node gathered ahead of acting (by a standby, or of a late heartbeat): what it saw, and when. */
 interface Prepared {
   at: number;
@@ -79,10 +82,23 @@ export class FailoverController {
   start(): void {
     this.loop = (async () => {
       while (!this.stopped) {
+        const ledThisRound = this.role() === 'lead';
         await this.reconcile().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'failover: round failed'));
-        await sleep(this.options.intervalMs);
+        await this.pause(ledThisRound);
       }
     })();
+  }
+
+  /**
+   * One interval between rounds, cut short when this replica has taken the lead since the last round began (even
+   * during it): what it prepared is acted on now.
+   */
+  private async pause(ledLastRound: boolean): Promise<void> {
+    const until = Date.now() + this.options.intervalMs;
+    while (!this.stopped && Date.now() < until) {
+      if (!ledLastRound && this.role() === 'lead') return;
+      await sleep(Math.min(LEAD_CHECK_MS, until - Date.now()));
+    }
   }
 
   async stop(): Promise<void> {
@@ -126,8 +142,10 @@ export class FailoverController {
       this.prepared.delete(node.name);
       return;
     }
+    // Confirmed a round ago: continued (the state again, the I/O since), so a round takes no window once the first has.
+    const continuing = this.freshPrepared(node.name, nodeId) !== undefined;
     const started = Date.now();
-    const decision = decideFence(await Promise.all(this.fencers.map((f) => this.observe(f, nodeId, false))));
+    const decision = decideFence(await Promise.all(this.fencers.map((f) => this.observe(f, nodeId, continuing))));
     if (!decision.fence) {
       this.prepared.delete(node.name);
       return;
@@ -140,12 +158,18 @@ export class FailoverController {
    * A confirmation gathered ahead, still fresh enough to continue: no older than two rounds of gathering (each one
    * confirmation window and one interval; at least 3 s), so the latest of a replica that gathers every round always is.
    */
-  private takePrepared(nodeName: string, nodeId: string): Prepared | undefined {
+  private freshPrepared(nodeName: string, nodeId: string): Prepared | undefined {
     const prepared = this.prepared.get(nodeName);
-    this.prepared.delete(nodeName);
     if (prepared === undefined || prepared.nodeId !== nodeId) return undefined;
     const maxAgeMs = Math.max(3_000, 2 * (prepared.tookMs + this.options.intervalMs));
     return Date.now() - prepared.at <= maxAgeMs ? prepared : undefined;
+  }
+
+  /** The fresh confirmation gathered ahead, if any, used up: the round that acts on it gathers its own next time. */
+  private takePrepared(nodeName: string, nodeId: string): Prepared | undefined {
+    const prepared = this.freshPrepared(nodeName, nodeId);
+    this.prepared.delete(nodeName);
+    return prepared;
   }
 
   private signals(node: NodeView, heartbeat: Heartbeat | undefined): NodeSignals {

@@ -265,23 +265,46 @@ describe('failover controller', () => {
     // A standby under a live leader never reads the volumes' counters (it would split the leader's window).
     await c.reconcile();
     expect(looks).toEqual([]);
-    // Its leader went silent: it confirms the node dead over a full window, and changes nothing.
+    // Its leader went silent: it confirms the node dead over a full window, and changes nothing; the next round
+    // continues that confirmation (no window).
     role = 'prepare';
     await c.reconcile();
     expect(looks).toEqual([false]);
+    await c.reconcile();
+    expect(looks).toEqual([false, true]);
     expect(actions).toEqual([]);
     expect(await fixture.taints('node1')).toEqual([]);
     expect(await mappedTo(volumeId)).toEqual([G1]);
     // It leads: the connection is looked at again and the I/O since counted, no new window; fenced in that round.
     role = 'lead';
     await c.reconcile();
-    expect(looks).toEqual([false, true]);
+    expect(looks).toEqual([false, true, true]);
     expect(actions).toEqual(expect.arrayContaining(['fenced']));
     expect(await fixture.taints('node1')).toEqual(['node.kubernetes.io/out-of-service=nodeshutdown:NoExecute']);
     expect(await mappedTo(volumeId)).toEqual([]);
     expect((await fixture.events('Node', 'node1')).some((e) => /^NodeFenced: .*confirmed \d+ ms before, ahead of acting/.test(e))).toBe(true);
 
     // Back as it was for the tests after this one.
+    await setSdc(G1, 'Connected');
+    await kube.updateNodeMarks('node1', (n) => ({ taints: n.taints.filter((t) => t.key !== 'node.kubernetes.io/out-of-service'), annotations: { [FENCED_AT_ANNOTATION]: null } }));
+  });
+
+  test('a replica that takes the lead acts at once, not after the rest of its interval', async () => {
+    const volumeId = await newVolumeOn(G1, 'pvc-wake');
+    await expireHeartbeat('node1', G1);
+    await setSdc(G1, 'Disconnected');
+    const { fencing, looks } = countingLooks();
+    let role: FailoverRole = 'prepare';
+    const c = new FailoverController(kube, [{ backend: 'pool', fencing }], () => role, { mode: 'on', driverName: DRIVER, namespace: NAMESPACE, intervalMs: 20_000, storageTimeoutMs: 20_000 }, log, { failoverAction: () => undefined });
+    stoppers.push(() => c.stop());
+    c.start();
+    await eventually(async () => (looks.length > 0 ? true : undefined), 'the standby to confirm the node', 10_000);
+    role = 'lead';
+    const leading = Date.now();
+    await eventually(async () => ((await mappedTo(volumeId)).length === 0 ? true : undefined), 'the node to be fenced', 10_000);
+    // The 20 s interval between rounds was cut short by the take-over.
+    expect(Date.now() - leading).toBeLessThan(5_000);
+    await c.stop();
     await setSdc(G1, 'Connected');
     await kube.updateNodeMarks('node1', (n) => ({ taints: n.taints.filter((t) => t.key !== 'node.kubernetes.io/out-of-service'), annotations: { [FENCED_AT_ANNOTATION]: null } }));
   });
