@@ -74,6 +74,12 @@ function countingLooks(): { fencing: NodeFencing; looks: boolean[] } {
   return { fencing, looks };
 }
 
+/** node1 back as it was for the tests after a fence: its SDC connected, Ferry's taint and annotation gone. */
+async function unfenceNode1(): Promise<void> {
+  await setSdc(G1, 'Connected');
+  await kube.updateNodeMarks('node1', (n) => ({ taints: n.taints.filter((t) => t.key !== 'node.kubernetes.io/out-of-service'), annotations: { [FENCED_AT_ANNOTATION]: null } }));
+}
+
 /** A node whose plugin beat once and then stopped, and whose heartbeat has run out. */
 async function expireHeartbeat(nodeName: string, nodeId: string): Promise<void> {
   const hb = heartbeat(nodeName, nodeId, { clean: true, cleanAt: new Date() });
@@ -285,8 +291,7 @@ describe('failover controller', () => {
     expect((await fixture.events('Node', 'node1')).some((e) => /^NodeFenced: .*confirmed \d+ ms before, ahead of acting/.test(e))).toBe(true);
 
     // Back as it was for the tests after this one.
-    await setSdc(G1, 'Connected');
-    await kube.updateNodeMarks('node1', (n) => ({ taints: n.taints.filter((t) => t.key !== 'node.kubernetes.io/out-of-service'), annotations: { [FENCED_AT_ANNOTATION]: null } }));
+    await unfenceNode1();
   });
 
   test('a replica that takes the lead acts at once, not after the rest of its interval', async () => {
@@ -305,8 +310,7 @@ describe('failover controller', () => {
     // The 20 s interval between rounds was cut short by the take-over.
     expect(Date.now() - leading).toBeLessThan(5_000);
     await c.stop();
-    await setSdc(G1, 'Connected');
-    await kube.updateNodeMarks('node1', (n) => ({ taints: n.taints.filter((t) => t.key !== 'node.kubernetes.io/out-of-service'), annotations: { [FENCED_AT_ANNOTATION]: null } }));
+    await unfenceNode1();
   });
 
   test('the leader confirms a node whose heartbeat is late ahead, and fences it in the round its heartbeat expires, with no window then', async () => {
@@ -333,8 +337,7 @@ describe('failover controller', () => {
     expect(actions).toEqual(expect.arrayContaining(['fenced']));
     expect(await mappedTo(volumeId)).toEqual([]);
 
-    await setSdc(G1, 'Connected');
-    await kube.updateNodeMarks('node1', (n) => ({ taints: n.taints.filter((t) => t.key !== 'node.kubernetes.io/out-of-service'), annotations: { [FENCED_AT_ANNOTATION]: null } }));
+    await unfenceNode1();
   });
 
   test('a standby\'s confirmation is not carried into the lead once the node shows I/O or its client is back', async () => {
