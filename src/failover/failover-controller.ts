@@ -12,7 +12,14 @@ export const FAILOVER_MODES: readonly FailoverMode[] = ['off', 'dry-run', 'on'];
 
 /** Set on a Node Ferry fenced: when, so "clean since the fence" can be judged, and so only Ferry's own taint is removed. */
 export const FENCED_AT_ANNOTATION = 'ferry.csi.io/fenced-at';
-export const FENCE_TAINT: Taint = { key: OUT_OF_SERVICE_TAINT, value: 'nodeshutdown', effect: 'NoExecute' };
+/**
+ * NoSchedule, not NoExecute: Kubernetes acts on the out-of-service taint by its key alone (the attach/detach
+ * controller's forced detach, the pod garbage collector), and Ferry deletes the pods that used its volumes itself,
+ * each with its UID as a precondition. With NoExecute the taint-eviction controller deletes them too, by name alone
+ * and behind the controller manager's client rate limit: with twenty pods its late deletions hit the StatefulSets'
+ * replacements, which then had to be created and attached once more (docs/failover.md).
+ */
+export const FENCE_TAINT: Taint = { key: OUT_OF_SERVICE_TAINT, value: 'nodeshutdown', effect: 'NoSchedule' };
 
 export interface FailoverOptions {
   mode: Exclude<FailoverMode, 'off'>;
@@ -265,8 +272,9 @@ export class FailoverController {
     const changed = await this.api.updateNodeMarks(node.name, (current) => {
       if (current.annotations[FENCED_AT_ANNOTATION] === undefined) return undefined;
       return {
-        // Only the taint Ferry put there; an operator's own out-of-service taint (another value) stays.
-        taints: current.taints.filter((t) => !(t.key === FENCE_TAINT.key && t.value === FENCE_TAINT.value && t.effect === FENCE_TAINT.effect)),
+        // Only the taint Ferry put there (NoExecute: as Ferry set it before 2026-12-06); an operator's own
+        // out-of-service taint (another value) stays.
+        taints: current.taints.filter((t) => !(t.key === FENCE_TAINT.key && t.value === FENCE_TAINT.value && (t.effect === FENCE_TAINT.effect || t.effect === 'NoExecute'))),
         annotations: { [FENCED_AT_ANNOTATION]: null },
       };
     });

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { ChildService } from '../../src/harness/child.js';
 import {
   startApiserver,
+  controllerManagerMetrics,
   startControllerManager,
   startEtcd,
   startScheduler,
@@ -76,6 +77,7 @@ export class LocalCluster {
   readonly nodes = new Map<string, LocalNode>();
   private readonly daemons: ChildService[] = [];
   private stopped = false;
+  private pki: Pki | undefined;
 
   private constructor(
     readonly runDir: string,
@@ -126,6 +128,12 @@ export class LocalCluster {
   }
 
   /** Waits until the Node's Ready condition is `status` ("True", or "False"/"Unknown" after killNode). */
+  /** The controller manager's Prometheus metrics (text): what its controllers asked of the API server, and waited for. */
+  async controllerManagerMetrics(): Promise<string> {
+    if (this.pki === undefined) throw new Error('the cluster has not started');
+    return controllerManagerMetrics(this.pki);
+  }
+
   async waitForNodeReady(name: string, status: 'True' | 'False' | 'Unknown' = 'True', timeoutMs = 120_000): Promise<void> {
     await waitFor(
       `node ${name} Ready=${status}`,
@@ -198,6 +206,7 @@ export class LocalCluster {
       apiserverIps: ['127.0.0.1', HOST_ADDRESS, SERVICE_IP, ...names.map((_, i) => nodeAddress(i))],
       nodes: names,
     });
+    this.pki = pki;
     const kubeconfigs = this.writeKubeconfigs(pki, names);
     const logDir = path.join(runDir, 'logs');
     mkdirSync(logDir, { recursive: true });

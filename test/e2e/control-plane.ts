@@ -106,6 +106,16 @@ export interface ControllerManagerOptions {
   kubeApi?: { qps: number; burst: number };
 }
 
+/**
+ * The controller manager's Prometheus metrics (text), read as the cluster's admin (its delegated authentication and
+ * authorization take the admin's client certificate); its serving certificate is self-signed.
+ */
+export async function controllerManagerMetrics(pki: Pki): Promise<string> {
+  const r = await probe(`https://127.0.0.1:${CONTROLLER_MANAGER_PORT}/metrics`, { client: pki.admin, timeoutMs: 10_000 });
+  if (r.status !== 200) throw new Error(`kube-controller-manager /metrics answered ${r.status}: ${r.body.slice(0, 200)}`);
+  return r.body;
+}
+
 export async function startControllerManager(ctx: ControlPlaneContext, options: ControllerManagerOptions): Promise<ChildService> {
   const { pki } = ctx;
   const kcm = await startDaemon(ctx.records, {

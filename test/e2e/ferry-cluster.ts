@@ -272,10 +272,15 @@ export class FerryCluster {
     return text;
   }
 
-  /** Stops everything: the pool (its loop devices detached), then the cluster (every process, mount, directory). */
+  /**
+   * Stops everything: the pool (its loop devices detached), then the cluster (every process, mount, directory).
+   * FERRY_E2E_LOGS_DIR=<dir>: the daemons' logs (control plane, kubelets, containerds) are copied there first, to read
+   * after the run.
+   */
   async stop(): Promise<void> {
     await this.pool.stop().catch(() => undefined);
     await detachLoopsUnder(this.pool.dataDir).catch(() => undefined);
-    await this.cluster.stop();
+    const logsDir = process.env['FERRY_E2E_LOGS_DIR'];
+    await this.cluster.stop(logsDir ? { keepLogsIn: logsDir } : {});
   }
 }

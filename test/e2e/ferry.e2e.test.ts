@@ -1,12 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
+import path from 'node:path';
 import { exec } from '../../src/util/exec.js';
 import { waitFor } from './daemon.js';
 import { FerryCluster, NAMESPACE, RELEASE } from './ferry-cluster.js';
 import { BLOCK_CLASS, IMMEDIATE_CLASS, NFS_CLASS } from './ferry-values.js';
 import { NS, groupSnapshot, multiClaimPod, pod, pvc, snapshot, statefulSet, volumeAttributesClass } from './k8s-objects.js';
 import { mountsUnder } from './mounts.js';
+import { clientActivity } from './prometheus.js';
+import { describeKubeletSteps, kubeletVolumeSteps } from './kubelet-log.js';
 
 /**
  * Ferry on a real two-node Kubernetes (test/e2e/cluster.ts), installed with `helm install charts/ferry`, backed by
@@ -57,6 +60,17 @@ async function waitPod(name: string, phase: 'Running' | 'Succeeded', timeoutMs =
 
 async function logs(name: string): Promise<string> {
   return (await ferry.cluster.kubectl.run(['logs', '-n', NS, name], { timeoutMs: 30_000 })).stdout;
+}
+
+/**
+ * When the pod's container printed `line` (the container runtime's own timestamp of that log line, in epoch ms):
+ * when the application had its data, whatever this harness's polling added before it looked.
+ */
+async function printedAt(name: string, line: string): Promise<number | undefined> {
+  const out = (await ferry.cluster.kubectl.run(['logs', '-n', NS, name, '--timestamps'], { timeoutMs: 30_000 }).catch(() => ({ stdout: '' }))).stdout;
+  const hit = out.split('\n').find((l) => l.includes(line));
+  const at = hit === undefined ? Number.NaN : Date.parse(hit.split(' ')[0] ?? '');
+  return Number.isNaN(at) ? undefined : at;
 }
 
 async function remove(kind: string, ...names: string[]): Promise<void> {
@@ -119,19 +133,29 @@ async function nodeCallTimes(node: string, method: string, since: number): Promi
   return { answered, ms };
 }
 
-/** When (epoch ms) the failover controller logged fencing `node` after `since`; undefined if it has not. */
-async function fencedAt(node: string, since: number): Promise<number | undefined> {
+/**
+ * The failover controller's steps for a dead `node` since `since` (its pods' logs): when a replica took the lead,
+ * when the storage side confirmed the node dead ahead of acting, when the node was fenced and tainted.
+ */
+async function failoverSteps(node: string, since: number): Promise<{ leading?: number; confirmed?: number; fenced?: number }> {
+  const steps: { leading?: number; confirmed?: number; fenced?: number } = {};
   for (const line of await controllerLogLines('failover')) {
-    if (!line.includes('failover: node fenced on the storage side')) continue;
+    let entry: { time?: string; node?: string; msg?: string };
     try {
-      const entry = JSON.parse(line) as { time?: string; node?: string };
-      const time = Date.parse(entry.time ?? '');
-      if (entry.node === node && time >= since) return time;
+      entry = JSON.parse(line) as { time?: string; node?: string; msg?: string };
     } catch {
       continue;
     }
+    const time = Date.parse(entry.time ?? '');
+    if (!(time >= since)) continue;
+    const first = (key: 'leading' | 'confirmed' | 'fenced'): void => {
+      if (steps[key] === undefined || time < (steps[key] ?? Infinity)) steps[key] = time;
+    };
+    if (entry.msg === 'leader election: now leading') first('leading');
+    else if (entry.node === node && entry.msg?.startsWith('failover: the storage side confirms the node dead')) first('confirmed');
+    else if (entry.node === node && entry.msg?.startsWith('failover: node fenced on the storage side')) first('fenced');
   }
-  return undefined;
+  return steps;
 }
 
 /** ABORTED answers of the CSI controller so far (its `ferry` containers' logs: one "failed" line per refused call). */
@@ -440,6 +464,9 @@ describe('Ferry on a two-node cluster', () => {
     const abortedBefore = await controllerAborts();
     const poolBefore = (await ferry.poolVolumes()).length;
     const loopsBefore = (await ferry.loopDevices()).length;
+    // What the controller manager's clients asked and waited for meanwhile: its PV controller annotates each claim
+    // before the provisioner takes it, and binds each claim to its volume, at the manager's --kube-api-qps.
+    const kcmBefore = await ferry.cluster.controllerManagerMetrics();
     const t0 = Date.now();
     await apply(...names.map((name) => pvc(name, '1Gi', { storageClass: IMMEDIATE_CLASS })));
     const boundCount = async (): Promise<number> =>
@@ -454,6 +481,7 @@ describe('Ferry on a two-node cluster', () => {
       return bound === n;
     }, { timeoutMs: 300_000, intervalMs: 500 });
     const boundMs = Date.now() - t0;
+    const kcm = clientActivity(kcmBefore, await ferry.cluster.controllerManagerMetrics());
     const abortedAtBind = (await controllerAborts()) - abortedBefore;
     const creates = await createVolumeTimes(t0);
     const pvCreated = (await ferry.cluster.kubectl.getJson<{ items: { metadata: { creationTimestamp: string }; spec: { claimRef?: { name?: string } } }[] }>(['pv'])).items
@@ -463,7 +491,9 @@ describe('Ferry on a two-node cluster', () => {
     report(
       `100 PVCs, where the time went (from the apply): CreateVolume calls started ${at(creates.started.map((t) => t - t0), 0)}..${at(creates.started.map((t) => t - t0), 100)}, ` +
         `answered by ${at(creates.answered.map((t) => t - t0), 100)} (${creates.answered.length} calls, each p50 ${percentileOf(creates.ms, 50)} ms, max ${percentileOf(creates.ms, 100)} ms); ` +
-        `PVs created p50 ${at(pvCreated, 50)}, last ${at(pvCreated, 100)} (1 s resolution); claims Bound p50 ${at(boundAt, 50)}, last ${at(boundAt, 100)}`,
+        `PVs created p50 ${at(pvCreated, 50)}, last ${at(pvCreated, 100)} (1 s resolution); claims Bound p50 ${at(boundAt, 50)}, last ${at(boundAt, 100)}; ` +
+        `kube-controller-manager meanwhile (API qps,burst ${process.env['FERRY_E2E_KCM_API_QPS'] || '20,30, the default'}): ` +
+        `${kcm.requests} API requests (${Object.entries(kcm.byMethod).map(([m, n]) => `${m} ${n}`).join(', ')}), ${kcm.throttled} of them held in its own rate limiter (${kcm.waitedSeconds.toFixed(1)} s in all, ${kcm.waitedOverOneSecond} over 1 s)`,
     );
 
     const t1 = Date.now();
@@ -555,18 +585,27 @@ describe('Ferry on a two-node cluster', () => {
         }
         await new Promise((r) => setTimeout(r, 500));
       }
-      // Where the time went: fenced (the failover controller's log), the replacement bound to a node (this loop's
-      // look, every 0.5 s), its container started (the kubelet's record, whole seconds).
+      // Where the time went: the failover controller's steps (its log), the replacement bound to a node (this loop's
+      // look, every 0.5 s or so), its container started (the kubelet's record, whole seconds). The figure itself is
+      // when the container printed the token it found (the runtime's timestamp of that line), not when this loop
+      // happened to read it.
       let steps = '';
+      let printed: number | undefined;
       if (recoveredAt !== undefined) {
-        const fenced = await fencedAt(victim, died);
+        const failover = await failoverSteps(victim, died);
+        printed = await printedAt(podName, `found ${data}`);
         const started = Date.parse((await get<PodJson>('pod', podName))?.status.containerStatuses?.[0]?.state?.running?.startedAt ?? '');
         const at = (t: number | undefined): string => (t === undefined || Number.isNaN(t) ? '-' : seconds(t - died));
-        steps = ` (fenced ${at(fenced)}, replacement on its node ${at(scheduledAt)}, container started ${at(started)})`;
+        const survivor = (await get<PodJson>('pod', podName))?.spec.nodeName ?? '';
+        const kubelet = kubeletVolumeSteps(path.join(ferry.cluster.node(survivor).logDir, 'kubelet.log'), podName, died);
+        steps =
+          ` (failover controller: a replica took the lead ${at(failover.leading)}, confirmed ahead ${at(failover.confirmed)}, fenced ${at(failover.fenced)}; ` +
+          `replacement on its node ${at(scheduledAt)}; its kubelet: ${describeKubeletSteps(kubelet, died)}; ` +
+          `container started ${at(started)}, seen by this harness ${at(recoveredAt)})`;
       }
       report(
         recoveredAt !== undefined
-          ? `failover ${mode}: ${victim} killed → ${podName} Running on the other node with its data after ${seconds(recoveredAt - died)}${steps}${where}; ${kubeletStatus}`
+          ? `failover ${mode}: ${victim} killed → ${podName} Running on the other node with its data after ${seconds((printed ?? recoveredAt) - died)}${steps}${where}; ${kubeletStatus}`
           : `failover ${mode}: ${victim} killed → ${podName} NOT running elsewhere after ${seconds(limitMs)} (the pod stays on the dead node)`,
       );
       if (mode === 'on') expect(recoveredAt).toBeDefined();
@@ -650,18 +689,28 @@ describe('Ferry on a two-node cluster', () => {
         pods
           .filter((p) => !recovered.has(p.metadata.name) && p.spec.nodeName === survivor && p.status.phase === 'Running' && !p.metadata.deletionTimestamp)
           .map(async (p) => {
-            if ((await logs(p.metadata.name).catch(() => '')).includes(`found ${tokens.get(p.metadata.name) ?? '?'}`)) recovered.set(p.metadata.name, Date.now() - died);
+            const found = `found ${tokens.get(p.metadata.name) ?? '?'}`;
+            if ((await logs(p.metadata.name).catch(() => '')).includes(found)) {
+              // When the container printed it (the runtime's timestamp), not when this loop read it.
+              recovered.set(p.metadata.name, ((await printedAt(p.metadata.name, found)) ?? Date.now()) - died);
+            }
           }),
       );
       await new Promise((r) => setTimeout(r, 500));
     }
     const times = [...recovered.values()];
     const attachTimes = [...attached.values()];
-    const fenced = await fencedAt(victim, died);
+    const failover = await failoverSteps(victim, died);
     const [stages, publishes] = await Promise.all([nodeCallTimes(survivor, 'NodeStageVolume', died), nodeCallTimes(survivor, 'NodePublishVolume', died)]);
     const calls = (name: string, c: { answered: number[]; ms: number[] }): string =>
       c.answered.length === 0 ? `${name} none` : `${name} ${c.answered.length} (each p50 ${percentileOf(c.ms, 50)} ms, max ${Math.max(...c.ms)} ms; last answered ${seconds(Math.max(...c.answered) - died)})`;
     const scheduledTimes = [...scheduled.values()];
+    // The survivor's kubelet: how often its volume checks failed, and why, before it staged each volume.
+    const kubeletSteps = names.map((name) => kubeletVolumeSteps(path.join(ferry.cluster.node(survivor).logDir, 'kubelet.log'), `${name}-0`, died));
+    const failedChecks = (why: string): number => kubeletSteps.reduce((n, k) => n + k.failures.filter((f) => f.why === why).length, 0);
+    const staged = kubeletSteps.flatMap((k) => (k.mountDevice === undefined ? [] : [k.mountDevice - died]));
+    const checking = kubeletSteps.flatMap((k) => (k.checking === undefined ? [] : [k.checking - died]));
+    const deletedAgain = kubeletSteps.reduce((n, k) => n + Math.max(0, k.podUids.length - 1), 0);
     // The kubelet's own record of each container's start (whole seconds): what remains after it is the log read.
     const startedTimes = (await podsLabelled('fleet=yes'))
       .filter((p) => p.spec.nodeName === survivor)
@@ -670,9 +719,13 @@ describe('Ferry on a two-node cluster', () => {
     report(
       `failover of ${count} pods, every controller leader (failover controller, csi-attacher, csi-provisioner) on the dying node: ` +
         `${recovered.size} of ${count} Running on ${survivor} with their data; first ${seconds(Math.min(...times))}, p50 ${seconds(percentileOf(times, 50))}, max ${seconds(Math.max(...times))}` +
-        `; fenced ${fenced === undefined ? '-' : seconds(fenced - died)}` +
+        `; failover controller: a replica took the lead ${failover.leading === undefined ? '-' : seconds(failover.leading - died)}, ` +
+        `confirmed ahead ${failover.confirmed === undefined ? '-' : seconds(failover.confirmed - died)}, fenced ${failover.fenced === undefined ? '-' : seconds(failover.fenced - died)}` +
         `; pods on ${survivor} (${scheduledTimes.length}): p50 ${seconds(percentileOf(scheduledTimes, 50))}, max ${seconds(Math.max(...scheduledTimes))}` +
         `; volumes attached to ${survivor} (${attachTimes.length} of ${count}): p50 ${seconds(percentileOf(attachTimes, 50))}, max ${seconds(Math.max(...attachTimes))}` +
+        `; the survivor's kubelet: ${deletedAgain} replacement pod(s) deleted again and replaced, volumes reported in use p50 ${seconds(percentileOf(checking, 50))}, max ${seconds(Math.max(...checking))}, ` +
+        `checks failed ${failedChecks('not yet in volumesInUse')} times not yet in volumesInUse, ${failedChecks('not yet attached')} times not yet attached, ` +
+        `devices staged (${staged.length}) p50 ${seconds(percentileOf(staged, 50))}, max ${seconds(Math.max(...staged))}` +
         `; ${calls('NodeStage', stages)}, ${calls('NodePublish', publishes)}` +
         `; containers started (${startedTimes.length}, 1 s resolution): p50 ${seconds(percentileOf(startedTimes, 50))}, max ${seconds(Math.max(...startedTimes))}; ${kubeletStatus}`,
     );

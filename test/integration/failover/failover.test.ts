@@ -226,7 +226,7 @@ describe('failover controller', () => {
     await setSdc(G1, 'Disconnected');
     await eventually(async () => ((await fixture.taints('node1')).length > 0 ? true : undefined), 'node1 to be tainted', 15_000);
     const fencedAfterMs = Date.now() - died;
-    expect(await fixture.taints('node1')).toEqual(['node.kubernetes.io/out-of-service=nodeshutdown:NoExecute']);
+    expect(await fixture.taints('node1')).toEqual(['node.kubernetes.io/out-of-service=nodeshutdown:NoSchedule']);
     expect(await mappedTo(volumeId)).toEqual([]);
     expect(await mappedTo(other)).toEqual([G2]); // only the dead node's mappings
     await eventually(async () => ((await fixture.podExists('pod-dead')) ? undefined : true), 'the dead node\'s pod to be deleted');
@@ -250,6 +250,23 @@ describe('failover controller', () => {
     expect((await fixture.events('Node', 'node1')).some((e) => e.startsWith('NodeUnfenced'))).toBe(true);
     await c.stop();
     await revived.stop();
+  });
+
+  test('a node fenced by an earlier Ferry (its taint NoExecute) is un-tainted once back and clean', async () => {
+    await kube.updateNodeMarks('node1', (n) => ({
+      taints: [...n.taints, { key: 'node.kubernetes.io/out-of-service', value: 'nodeshutdown', effect: 'NoExecute' }],
+      annotations: { [FENCED_AT_ANNOTATION]: new Date(Date.now() - 60_000).toISOString() },
+    }));
+    const hb = heartbeat('node1', G1, { clean: true, cleanAt: new Date() });
+    await hb.start();
+    const actions: string[] = [];
+    const c = controller('on', actions);
+    c.start();
+    await eventually(async () => ((await fixture.taints('node1')).length === 0 ? true : undefined), 'the earlier taint to be removed', 10_000);
+    expect(actions).toEqual(['unfenced']);
+    expect((await fixture.annotations('node1'))[FENCED_AT_ANNOTATION]).toBeUndefined();
+    await c.stop();
+    await hb.stop();
   });
 
   test('an operator\'s own out-of-service taint is never removed by Ferry', async () => {
@@ -286,7 +303,7 @@ describe('failover controller', () => {
     await c.reconcile();
     expect(looks).toEqual([false, true, true]);
     expect(actions).toEqual(expect.arrayContaining(['fenced']));
-    expect(await fixture.taints('node1')).toEqual(['node.kubernetes.io/out-of-service=nodeshutdown:NoExecute']);
+    expect(await fixture.taints('node1')).toEqual(['node.kubernetes.io/out-of-service=nodeshutdown:NoSchedule']);
     expect(await mappedTo(volumeId)).toEqual([]);
     expect((await fixture.events('Node', 'node1')).some((e) => /^NodeFenced: .*confirmed \d+ ms before, ahead of acting/.test(e))).toBe(true);
 
@@ -383,28 +400,33 @@ describe('leader election', () => {
   });
 
   test('a candidate sees its leader go silent after two missed renewals, before the Lease runs out', async () => {
-    const options = { namespace: NAMESPACE, leaseName: 'ferry-test-silent', leaseDurationSeconds: 4, renewDeadlineMs: 3_000, retryPeriodMs: 200 };
-    // The leader is the test itself: it renews the Lease as a leader would, every 200 ms, and then dies.
+    // b looks every 300 ms and calls its leader silent after two retry periods (600 ms) without a change; the test
+    // renews every 100 ms, so even a slow API call or a late timer leaves a live leader well inside that.
+    const options = { namespace: NAMESPACE, leaseName: 'ferry-test-silent', leaseDurationSeconds: 4, renewDeadlineMs: 3_000, retryPeriodMs: 300 };
+    // The leader is the test itself: it renews the Lease as a leader would, and then dies.
     const write = (now: Date, acquired: Date) => ({ holder: 'a', durationSeconds: 4, acquireTime: acquired, renewTime: now, transitions: 0, labels: {}, annotations: {} });
     const acquired = new Date();
     let lease = await kube.createLease(NAMESPACE, 'ferry-test-silent', write(acquired, acquired));
     const b = new LeaderElector(kube, { ...options, identity: 'b' }, log);
     b.start();
-    // While a renews, b waits and does not take a for silent.
-    for (let i = 0; i < 8; i++) {
-      await new Promise((r) => setTimeout(r, 200));
-      lease = await kube.replaceLease(lease, write(new Date(), acquired));
-      expect({ leading: b.isLeader(), silent: b.leaderSilent() }).toEqual({ leading: false, silent: false });
+    try {
+      // While a renews, b waits and does not take a for silent.
+      for (let i = 0; i < 16; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        lease = await kube.replaceLease(lease, write(new Date(), acquired));
+        expect({ leading: b.isLeader(), silent: b.leaderSilent() }).toEqual({ leading: false, silent: false });
+      }
+      const died = Date.now();
+      await eventually(async () => (b.leaderSilent() ? true : undefined), 'b to see its leader silent', 3_000);
+      const silentAfter = Date.now() - died;
+      expect(b.isLeader()).toBe(false);
+      expect(silentAfter).toBeLessThan(options.leaseDurationSeconds * 1000);
+      await eventually(async () => (b.isLeader() ? true : undefined), 'b to lead once the Lease ran out', 8_000);
+      expect(b.leaderSilent()).toBe(false);
+      expect((await kube.getLease(NAMESPACE, 'ferry-test-silent'))?.holder).toBe('b');
+    } finally {
+      await b.stop();
     }
-    const died = Date.now();
-    await eventually(async () => (b.leaderSilent() ? true : undefined), 'b to see its leader silent', 3_000);
-    const silentAfter = Date.now() - died;
-    expect(b.isLeader()).toBe(false);
-    expect(silentAfter).toBeLessThan(options.leaseDurationSeconds * 1000);
-    await eventually(async () => (b.isLeader() ? true : undefined), 'b to lead once the Lease ran out', 8_000);
-    expect(b.leaderSilent()).toBe(false);
-    expect((await kube.getLease(NAMESPACE, 'ferry-test-silent'))?.holder).toBe('b');
-    await b.stop();
   });
 });
 
