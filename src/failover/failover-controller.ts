@@ -243,7 +243,9 @@ export class FailoverController {
       fenced.push(...(await f.fencing.fenceNode(nodeId, this.ctx())).map((v) => `${f.backend}:${v}`));
     }
     await this.api.updateNodeMarks(node.name, (current) => ({
-      taints: [...current.taints.filter((t) => t.key !== FENCE_TAINT.key), FENCE_TAINT],
+      // An out-of-service taint of this effect already there (an operator's) says the same and stays as it is: a
+      // node holds one taint per key and effect, and Ferry removes only its own value later.
+      taints: current.taints.some((t) => t.key === FENCE_TAINT.key && t.effect === FENCE_TAINT.effect) ? current.taints : [...current.taints, FENCE_TAINT],
       annotations: { [FENCED_AT_ANNOTATION]: new Date().toISOString() },
     }));
     this.observer.failoverAction('fenced', node.name);

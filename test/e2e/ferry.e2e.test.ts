@@ -203,15 +203,29 @@ async function leaderHolders(): Promise<{ failover: string | undefined; attacher
 
 /**
  * Moves every controller leader (failover controller, csi-attacher, csi-provisioner) to `node`: the replica on the
- * other node is deleted (its Deployment makes another, which waits as a candidate) until all three Leases name `node`.
+ * other node is deleted until all three Leases name `node`, with the other node cordoned meanwhile. On the host
+ * network a sidecar's identity is its host's name, so a replacement that came back on the same node would carry on
+ * its predecessor's Lease as its own (seen: three minutes of replacements on node2, each leading at once); cordoned,
+ * the replacement waits Pending until the Leases have moved, and then starts there as a candidate.
  */
 async function leadersOnto(node: string): Promise<void> {
+  const other = node === 'node1' ? 'node2' : 'node1';
+  const h0 = await leaderHolders();
+  if (h0.failover === node && h0.attacher === node && h0.provisioner === node) return;
+  await ferry.cluster.kubectl.run(['cordon', other]);
+  try {
+    await moveLeaders(node, other);
+  } finally {
+    await ferry.cluster.kubectl.run(['uncordon', other]);
+  }
+}
+
+async function moveLeaders(node: string, other: string): Promise<void> {
   // What the last look saw, for the error when it never converges.
   let seen = '';
   await waitFor(`every controller leader on ${node}`, async () => {
     const h = await leaderHolders();
     if (h.failover === node && h.attacher === node && h.provisioner === node) return true;
-    const other = node === 'node1' ? 'node2' : 'node1';
     const pods = (await ferry.cluster.kubectl.getJson<{ items: { metadata: { name: string; deletionTimestamp?: string }; spec: { nodeName?: string }; status: { phase?: string; containerStatuses?: { name: string; ready: boolean; restartCount: number }[] } }[] }>(['pods', '-n', NAMESPACE])).items;
     seen =
       `leaders: failover ${h.failover ?? 'none'}, attacher ${h.attacher ?? 'none'}, provisioner ${h.provisioner ?? 'none'}; pods: ` +

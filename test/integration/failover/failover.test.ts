@@ -269,6 +269,30 @@ describe('failover controller', () => {
     await hb.stop();
   });
 
+  test('fencing a node that carries an operator\'s out-of-service taint keeps it, through the fence and after', async () => {
+    const volumeId = await newVolumeOn(G1, 'pvc-operator-taint');
+    const operators = { key: 'node.kubernetes.io/out-of-service', value: 'maintenance', effect: 'NoExecute' as const };
+    await kube.updateNodeMarks('node1', (n) => ({ taints: [...n.taints, operators], annotations: {} }));
+    await expireHeartbeat('node1', G1);
+    await setSdc(G1, 'Disconnected');
+    const actions: string[] = [];
+    await controller('on', actions).reconcile();
+    expect(actions).toEqual(expect.arrayContaining(['fenced']));
+    expect(await mappedTo(volumeId)).toEqual([]);
+    expect((await fixture.taints('node1')).sort()).toEqual(['node.kubernetes.io/out-of-service=maintenance:NoExecute', 'node.kubernetes.io/out-of-service=nodeshutdown:NoSchedule']);
+    // Back and clean: Ferry's own taint comes off, the operator's stays.
+    await setSdc(G1, 'Connected');
+    const hb = heartbeat('node1', G1, { clean: true, cleanAt: new Date() });
+    await hb.start();
+    const c = controller('on', actions);
+    c.start();
+    await eventually(async () => ((await fixture.taints('node1')).length === 1 ? true : undefined), 'Ferry\'s taint to be removed', 10_000);
+    expect(await fixture.taints('node1')).toEqual(['node.kubernetes.io/out-of-service=maintenance:NoExecute']);
+    await c.stop();
+    await hb.stop();
+    await unfenceNode1();
+  });
+
   test('an operator\'s own out-of-service taint is never removed by Ferry', async () => {
     await kube.updateNodeMarks('node2', (n) => ({ taints: [...n.taints, { key: 'node.kubernetes.io/out-of-service', value: 'maintenance', effect: 'NoExecute' }], annotations: {} }));
     await controller('on', []).reconcile();
