@@ -127,13 +127,13 @@ export class LocalCluster {
     return this.node(name).revive();
   }
 
-  /** Waits until the Node's Ready condition is `status` ("True", or "False"/"Unknown" after killNode). */
   /** The controller manager's Prometheus metrics (text): what its controllers asked of the API server, and waited for. */
   async controllerManagerMetrics(): Promise<string> {
     if (this.pki === undefined) throw new Error('the cluster has not started');
     return controllerManagerMetrics(this.pki);
   }
 
+  /** Waits until the Node's Ready condition is `status` ("True", or "False"/"Unknown" after killNode). */
   async waitForNodeReady(name: string, status: 'True' | 'False' | 'Unknown' = 'True', timeoutMs = 120_000): Promise<void> {
     await waitFor(
       `node ${name} Ready=${status}`,

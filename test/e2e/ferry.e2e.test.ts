@@ -28,6 +28,8 @@ function report(line: string): void {
 let ferry: FerryCluster;
 const token = (): string => `ferry-${randomBytes(6).toString('hex')}`;
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+/** `t` in seconds after `t0`, or "-" when it never happened. */
+const secondsAfter = (t: number | undefined, t0: number): string => (t === undefined || Number.isNaN(t) ? '-' : seconds(t - t0));
 /** The kubelets' node status loop, which every moved pod waits on (ferry-cluster.ts: FERRY_E2E_KUBELET_STATUS_SECONDS). */
 const kubeletStatus = `kubelet node status every ${process.env['FERRY_E2E_KUBELET_STATUS_SECONDS'] || '10 (default)'} s`;
 
@@ -99,35 +101,34 @@ async function podsLabelled(selector: string): Promise<PodJson[]> {
   return (await ferry.cluster.kubectl.getJson<{ items: PodJson[] }>(['pods', '-n', NS, '-l', selector])).items;
 }
 
-/** Every line the driver containers of one component (controller, failover) have logged so far, on live nodes. */
-async function controllerLogLines(component: 'controller' | 'failover' = 'controller'): Promise<string[]> {
-  const pods = (await ferry.cluster.kubectl.getJson<{ items: { metadata: { name: string } }[] }>(['pods', '-n', NAMESPACE, '-l', `app.kubernetes.io/component=${component}`])).items;
+/**
+ * Every line the driver containers of one component have logged so far, on live nodes (for the node plugin, only on
+ * `node` when given).
+ */
+async function componentLogLines(component: 'controller' | 'failover' | 'node', node?: string): Promise<string[]> {
+  const pods = (await ferry.cluster.kubectl.getJson<{ items: { metadata: { name: string }; spec: { nodeName?: string } }[] }>(['pods', '-n', NAMESPACE, '-l', `app.kubernetes.io/component=${component}`])).items;
   const lines: string[] = [];
-  for (const p of pods) {
+  for (const p of pods.filter((x) => node === undefined || x.spec.nodeName === node)) {
     const out = (await ferry.cluster.kubectl.run(['logs', '-n', NAMESPACE, p.metadata.name, '-c', 'ferry', '--tail=-1'], { timeoutMs: 60_000 }).catch(() => ({ stdout: '' }))).stdout;
     lines.push(...out.split('\n'));
   }
   return lines;
 }
 
-/** The node plugin's answered calls of one method on `node` since `since` (epoch ms): when each was answered, and its ms. */
-async function nodeCallTimes(node: string, method: string, since: number): Promise<{ answered: number[]; ms: number[] }> {
-  const pods = (await ferry.cluster.kubectl.getJson<{ items: { metadata: { name: string }; spec: { nodeName?: string } }[] }>(['pods', '-n', NAMESPACE, '-l', 'app.kubernetes.io/component=node'])).items;
+/** Answered calls of one method in a driver's log lines since `since` (epoch ms): when each was answered, and its ms. */
+function callTimes(lines: readonly string[], method: string, since: number): { answered: number[]; ms: number[] } {
   const answered: number[] = [];
   const ms: number[] = [];
-  for (const p of pods.filter((x) => x.spec.nodeName === node)) {
-    const out = (await ferry.cluster.kubectl.run(['logs', '-n', NAMESPACE, p.metadata.name, '-c', 'ferry', '--tail=-1'], { timeoutMs: 60_000 }).catch(() => ({ stdout: '' }))).stdout;
-    for (const line of out.split('\n')) {
-      if (!line.includes(`"method":"${method}"`) || !line.includes('"msg":"ok"')) continue;
-      try {
-        const entry = JSON.parse(line) as { time?: string; ms?: number };
-        const time = Date.parse(entry.time ?? '');
-        if (time < since) continue;
-        answered.push(time);
-        if (entry.ms !== undefined) ms.push(entry.ms);
-      } catch {
-        continue;
-      }
+  for (const line of lines) {
+    if (!line.includes(`"method":"${method}"`) || !line.includes('"msg":"ok"')) continue;
+    try {
+      const entry = JSON.parse(line) as { time?: string; ms?: number };
+      const time = Date.parse(entry.time ?? '');
+      if (time < since) continue;
+      answered.push(time);
+      if (entry.ms !== undefined) ms.push(entry.ms);
+    } catch {
+      continue;
     }
   }
   return { answered, ms };
@@ -139,7 +140,7 @@ async function nodeCallTimes(node: string, method: string, since: number): Promi
  */
 async function failoverSteps(node: string, since: number): Promise<{ leading?: number; confirmed?: number; fenced?: number }> {
   const steps: { leading?: number; confirmed?: number; fenced?: number } = {};
-  for (const line of await controllerLogLines('failover')) {
+  for (const line of await componentLogLines('failover')) {
     let entry: { time?: string; node?: string; msg?: string };
     try {
       entry = JSON.parse(line) as { time?: string; node?: string; msg?: string };
@@ -160,7 +161,7 @@ async function failoverSteps(node: string, since: number): Promise<{ leading?: n
 
 /** ABORTED answers of the CSI controller so far (its `ferry` containers' logs: one "failed" line per refused call). */
 async function controllerAborts(): Promise<number> {
-  return (await controllerLogLines()).filter((line) => line.includes('"code":"ABORTED"')).length;
+  return (await componentLogLines('controller')).filter((line) => line.includes('"code":"ABORTED"')).length;
 }
 
 /** The driver's CreateVolume calls since `since` (epoch ms): when each started and when each was answered OK. */
@@ -168,7 +169,7 @@ async function createVolumeTimes(since: number): Promise<{ started: number[]; an
   const started: number[] = [];
   const answered: number[] = [];
   const ms: number[] = [];
-  for (const line of await controllerLogLines()) {
+  for (const line of await componentLogLines('controller')) {
     if (!line.includes('"method":"CreateVolume"')) continue;
     let entry: { time?: string | number; msg?: string; ms?: number };
     try {
@@ -608,9 +609,10 @@ describe('Ferry on a two-node cluster', () => {
       if (recoveredAt !== undefined) {
         const failover = await failoverSteps(victim, died);
         printed = await printedAt(podName, `found ${data}`);
-        const started = Date.parse((await get<PodJson>('pod', podName))?.status.containerStatuses?.[0]?.state?.running?.startedAt ?? '');
-        const at = (t: number | undefined): string => (t === undefined || Number.isNaN(t) ? '-' : seconds(t - died));
-        const survivor = (await get<PodJson>('pod', podName))?.spec.nodeName ?? '';
+        const replacement = await get<PodJson>('pod', podName);
+        const started = Date.parse(replacement?.status.containerStatuses?.[0]?.state?.running?.startedAt ?? '');
+        const at = (t: number | undefined): string => secondsAfter(t, died);
+        const survivor = replacement?.spec.nodeName ?? '';
         const kubelet = kubeletVolumeSteps(path.join(ferry.cluster.node(survivor).logDir, 'kubelet.log'), podName, died);
         steps =
           ` (failover controller: a replica took the lead ${at(failover.leading)}, confirmed ahead ${at(failover.confirmed)}, fenced ${at(failover.fenced)}; ` +
@@ -703,11 +705,9 @@ describe('Ferry on a two-node cluster', () => {
         pods
           .filter((p) => !recovered.has(p.metadata.name) && p.spec.nodeName === survivor && p.status.phase === 'Running' && !p.metadata.deletionTimestamp)
           .map(async (p) => {
-            const found = `found ${tokens.get(p.metadata.name) ?? '?'}`;
-            if ((await logs(p.metadata.name).catch(() => '')).includes(found)) {
-              // When the container printed it (the runtime's timestamp), not when this loop read it.
-              recovered.set(p.metadata.name, ((await printedAt(p.metadata.name, found)) ?? Date.now()) - died);
-            }
+            // When the container printed it (the runtime's timestamp), not when this loop read it.
+            const printed = await printedAt(p.metadata.name, `found ${tokens.get(p.metadata.name) ?? '?'}`);
+            if (printed !== undefined) recovered.set(p.metadata.name, printed - died);
           }),
       );
       await new Promise((r) => setTimeout(r, 500));
@@ -715,7 +715,8 @@ describe('Ferry on a two-node cluster', () => {
     const times = [...recovered.values()];
     const attachTimes = [...attached.values()];
     const failover = await failoverSteps(victim, died);
-    const [stages, publishes] = await Promise.all([nodeCallTimes(survivor, 'NodeStageVolume', died), nodeCallTimes(survivor, 'NodePublishVolume', died)]);
+    const survivorLines = await componentLogLines('node', survivor);
+    const [stages, publishes] = [callTimes(survivorLines, 'NodeStageVolume', died), callTimes(survivorLines, 'NodePublishVolume', died)];
     const calls = (name: string, c: { answered: number[]; ms: number[] }): string =>
       c.answered.length === 0 ? `${name} none` : `${name} ${c.answered.length} (each p50 ${percentileOf(c.ms, 50)} ms, max ${Math.max(...c.ms)} ms; last answered ${seconds(Math.max(...c.answered) - died)})`;
     const scheduledTimes = [...scheduled.values()];
@@ -733,8 +734,8 @@ describe('Ferry on a two-node cluster', () => {
     report(
       `failover of ${count} pods, every controller leader (failover controller, csi-attacher, csi-provisioner) on the dying node: ` +
         `${recovered.size} of ${count} Running on ${survivor} with their data; first ${seconds(Math.min(...times))}, p50 ${seconds(percentileOf(times, 50))}, max ${seconds(Math.max(...times))}` +
-        `; failover controller: a replica took the lead ${failover.leading === undefined ? '-' : seconds(failover.leading - died)}, ` +
-        `confirmed ahead ${failover.confirmed === undefined ? '-' : seconds(failover.confirmed - died)}, fenced ${failover.fenced === undefined ? '-' : seconds(failover.fenced - died)}` +
+        `; failover controller: a replica took the lead ${secondsAfter(failover.leading, died)}, ` +
+        `confirmed ahead ${secondsAfter(failover.confirmed, died)}, fenced ${secondsAfter(failover.fenced, died)}` +
         `; pods on ${survivor} (${scheduledTimes.length}): p50 ${seconds(percentileOf(scheduledTimes, 50))}, max ${seconds(Math.max(...scheduledTimes))}` +
         `; volumes attached to ${survivor} (${attachTimes.length} of ${count}): p50 ${seconds(percentileOf(attachTimes, 50))}, max ${seconds(Math.max(...attachTimes))}` +
         `; the survivor's kubelet: ${deletedAgain} replacement pod(s) deleted again and replaced, volumes reported in use p50 ${seconds(percentileOf(checking, 50))}, max ${seconds(Math.max(...checking))}, ` +
