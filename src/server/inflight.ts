@@ -20,6 +20,14 @@ interface Waiter {
 /** At most this long before a call's deadline a waiter gives up its place and answers (see acquire). */
 const ANSWER_MARGIN_MS = 1_000;
 
+/**
+ * How long before its deadline a call must have its answer on the way: a tenth of the time it had left at `now`, at
+ * most 1 s. A server that stops only at the deadline itself answers after the caller has already given up on it.
+ */
+export function answerMarginMs(deadline: Date, now: number = Date.now()): number {
+  return Math.min(ANSWER_MARGIN_MS, Math.max(0, deadline.getTime() - now) / 10);
+}
+
 export class InflightKeys {
   private readonly holders = new Map<string, Waiter[]>();
 
@@ -46,7 +54,7 @@ export class InflightKeys {
     const sorted = [...new Set(keys)].sort();
     const started = performance.now();
     const now = Date.now();
-    const deadlineMs = deadline ? deadline.getTime() - Math.min(ANSWER_MARGIN_MS, Math.max(0, deadline.getTime() - now) / 10) : now + this.defaultWaitMs;
+    const deadlineMs = deadline ? deadline.getTime() - answerMarginMs(deadline, now) : now + this.defaultWaitMs;
     const taken: string[] = [];
     try {
       for (const key of sorted) {

@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import { InflightKeys } from '../../src/server/inflight.js';
+import { answerMarginMs, InflightKeys } from '../../src/server/inflight.js';
 import { DomainError } from '../../src/errors.js';
 
 const soon = (ms: number): Date => new Date(Date.now() + ms);
@@ -123,5 +123,14 @@ describe('InflightKeys', () => {
     await expect(keys.acquire(['k'], soon(10))).rejects.toBeDefined();
     hold();
     expect(seen).toEqual(['acquired', 'aborted']);
+  });
+});
+
+describe('answerMarginMs', () => {
+  it('is a tenth of the time left, at most 1 s, and nothing once the deadline has passed', () => {
+    const now = 1_000_000;
+    expect(answerMarginMs(new Date(now + 5_000), now)).toBe(500);
+    expect(answerMarginMs(new Date(now + 60_000), now)).toBe(1_000);
+    expect(answerMarginMs(new Date(now - 1), now)).toBe(0);
   });
 });

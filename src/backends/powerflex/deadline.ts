@@ -1,3 +1,4 @@
+import { isDomainError } from '../../errors.js';
 /**
  * One client call's time budget: every attempt, back-off pause and (re-)login inside the call shares it, so a call
  * gives up within `requestTimeoutSeconds` however many retries it tried. The caller's own AbortSignal (a gRPC
@@ -78,8 +79,10 @@ export class Deadline {
 
   private readonly onCallerAbort = (): void => {
     const reason: unknown = this.callerSignal?.reason;
-    // Duck-typed: AbortSignal.timeout's reason is a DOMException, which is not an Error in every realm.
-    const deadline = typeof reason === 'object' && reason !== null && (reason as { name?: unknown }).name === 'TimeoutError';
+    // Duck-typed: AbortSignal.timeout's reason is a DOMException, which is not an Error in every realm. The CSI
+    // handler stops a call whose deadline is near with a deadline-exceeded DomainError: a deadline too, not a cancel.
+    const deadline =
+      (typeof reason === 'object' && reason !== null && (reason as { name?: unknown }).name === 'TimeoutError') || isDomainError(reason, 'deadline-exceeded');
     this.stop({ kind: 'caller', deadline });
   };
 

@@ -37,6 +37,28 @@ async function addLatency(latencyMs: number): Promise<void> {
   expect(res.status).toBeLessThan(300);
 }
 
+describe('a call that runs into its deadline', () => {
+  it('is answered by the driver itself, DEADLINE_EXCEEDED, before the caller gives up', async () => {
+    await addLatency(10_000);
+    const driver = await startDriver(['--mode', 'controller', '--config', configFile]);
+    const c = csiClients(driver.socket);
+    try {
+      const started = Date.now();
+      const err = await call(c.controller, 'CreateVolume', { name: 'pvc-deadline', capacity_range: { required_bytes: String(8 * 1024 ** 3) }, volume_capabilities: [{ mount: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } }] }, 2_000).then(
+        () => undefined,
+        (e: unknown) => e as { code?: number; details?: string },
+      );
+      expect(err?.code).toBe(status.DEADLINE_EXCEEDED);
+      // The driver's own answer (the gateway call stopped short of the deadline), not the client's timer.
+      expect(err?.details ?? '').not.toMatch(/^Deadline exceeded after/);
+      expect(Date.now() - started).toBeLessThan(2_000);
+    } finally {
+      c.close();
+      await driver.stop();
+    }
+  });
+});
+
 describe('Probe', () => {
   it('is ready when the backend answers', async () => {
     const driver = await startDriver(['--mode', 'controller', '--config', configFile]);
